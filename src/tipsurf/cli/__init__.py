@@ -1,0 +1,59 @@
+"""The ``tipsurf`` command line.
+
+One module per command group, each registering its commands on :data:`app`:
+``build`` (structures), ``calc`` (inputs / run-calc / parse / pseudo), ``campaign``
+(scan / campaign / run / status / rerun / submit / results), ``analyze`` (analyze / fit /
+esr-map / sader-jarvis) and ``demo``.  :func:`main` turns every :class:`TipsurfError` into a
+one-line ``error: ...`` on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tipsurf.errors import TipsurfError
+
+app = typer.Typer(
+    name="tipsurf",
+    help="DFT campaigns for magnetic STM/AFM tips over surfaces and adsorbates on thin films.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """DFT campaigns for magnetic STM/AFM tips over surfaces and adsorbates on thin films."""
+
+
+def _register() -> None:
+    from tipsurf.cli import analyze, build, calc, campaign, demo  # noqa: F401  (registers commands)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tipsurf`` script; returns the process exit code."""
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except TipsurfError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except Exception as exc:
+        # Usage errors of the click layer (typer vendors its own click): show them plainly.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            return int(exc.exit_code)
+        if type(exc).__name__ == "Abort":
+            print("error: aborted", file=sys.stderr)
+            return 1
+        raise
+    return 0
+

@@ -1,0 +1,7 @@
+"""``python -m tipsurf.cli``."""
+
+import sys
+
+from tipsurf.cli import main
+
+sys.exit(main())

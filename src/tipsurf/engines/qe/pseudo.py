@@ -1,0 +1,176 @@
+"""Pseudopotential libraries for Quantum ESPRESSO: read UPF headers, checksum, check a folder.
+
+Works with UPF v1 (``<PP_HEADER>`` block of positional lines) and v2 (``<PP_HEADER .../>``
+attributes).  A file that does not close with ``</UPF>`` (v2) or ``</PP_RHOATOM>``-era tags is
+reported as incomplete: pw.x 6.7 crashes on truncated files without a useful message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ase.data import atomic_numbers
+
+from tipsurf.errors import ConfigurationError, InputError
+
+_ATTR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+
+
+@dataclass(frozen=True)
+class UpfInfo:
+    """What tipsurf needs to know about one UPF file."""
+
+    path: str
+    element: str
+    z_valence: float
+    pseudo_type: str
+    functional: str
+    wfc_cutoff_Ry: float | None
+    rho_cutoff_Ry: float | None
+    md5: str
+    complete: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON output."""
+        return asdict(self)
+
+
+def md5sum(path: str | Path) -> str:
+    """Hex md5 of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _float_or_none(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.replace("D", "E").replace("d", "e"))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _header_v2(text: str) -> dict[str, str] | None:
+    match = re.search(r"<PP_HEADER\b(.*?)/?>", text, re.S)
+    if not match or "=" not in match.group(1):
+        return None
+    return {k.lower(): v.strip() for k, v in _ATTR.findall(match.group(1))}
+
+
+def _header_v1(text: str) -> dict[str, str] | None:
+    match = re.search(r"<PP_HEADER>(.*?)</PP_HEADER>", text, re.S)
+    if not match:
+        return None
+    lines = [ln.split() for ln in match.group(1).strip().splitlines()]
+    out: dict[str, str] = {}
+    try:
+        out["element"] = lines[1][0]
+        out["pseudo_type"] = lines[2][0]
+        out["z_valence"] = lines[5][0]
+        out["functional"] = " ".join(lines[7][:4])
+        out["wfc_cutoff"] = lines[8][0]
+        out["rho_cutoff"] = lines[8][1]
+    except IndexError:
+        pass
+    return out
+
+
+def upf_info(path: str | Path) -> UpfInfo:
+    """Read element, valence, type and suggested cut-offs from a UPF file.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or is not a UPF file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"pseudopotential file {path} does not exist")
+    text = path.read_text(errors="replace")
+    header = _header_v2(text) or _header_v1(text)
+    if not header or "element" not in header:
+        raise InputError(f"{path} is not a UPF pseudopotential (no PP_HEADER with an element)")
+    element = header["element"].strip().capitalize()
+    if element not in atomic_numbers:
+        raise InputError(f"{path} names an unknown element '{element}' in its header")
+    tail = text.rstrip()[-200:]
+    complete = "</UPF>" in tail or "</PP_RHOATOM>" in tail or "</PP_PAW>" in tail or "</PP_GIPAW>" in tail
+    return UpfInfo(
+        path=str(path),
+        element=element,
+        z_valence=float(_float_or_none(header.get("z_valence")) or 0.0),
+        pseudo_type=header.get("pseudo_type", "?"),
+        functional=header.get("functional", "?"),
+        wfc_cutoff_Ry=_float_or_none(header.get("wfc_cutoff")),
+        rho_cutoff_Ry=_float_or_none(header.get("rho_cutoff")),
+        md5=md5sum(path),
+        complete=complete,
+    )
+
+
+def check_pseudo_dir(directory: str | Path) -> list[UpfInfo]:
+    """Inspect every ``*.UPF``/``*.upf`` file of a folder (sorted by element then name)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError(f"pseudopotential folder {directory} does not exist")
+    infos = []
+    for path in sorted(p for p in directory.iterdir() if p.suffix.lower() == ".upf"):
+        try:
+            infos.append(upf_info(path))
+        except InputError:
+            continue
+    return sorted(infos, key=lambda i: (i.element, Path(i.path).name))
+
+
+def resolve_pseudopotentials(
+    elements: list[str], file_map: dict[str, str], directory: str | Path | None
+) -> dict[str, UpfInfo]:
+    """Find, for each element, its UPF file in ``directory`` and check it fits.
+
+    Parameters
+    ----------
+    elements
+        Chemical elements of the structure.
+    file_map
+        ``{element: file name}`` from the preset.
+    directory
+        Folder holding the files.
+
+    Raises
+    ------
+    ConfigurationError
+        No folder configured, or a file is missing, truncated or for another element.
+    """
+    if directory is None:
+        raise ConfigurationError(
+            "no pseudopotential folder configured; set TIPSURF_PSEUDO_DIR or 'pseudo_dir' in the config file"
+        )
+    directory = Path(directory)
+    resolved: dict[str, UpfInfo] = {}
+    for element in sorted(set(elements)):
+        name = file_map.get(element)
+        if not name:
+            raise ConfigurationError(
+                f"the preset names no pseudopotential for {element}; add '{element}: <file.UPF>' under 'pseudopotentials'"
+            )
+        path = directory / name
+        if not path.is_file():
+            raise ConfigurationError(f"pseudopotential {name} for {element} not found in {directory}")
+        try:
+            info = upf_info(path)
+        except InputError as exc:
+            raise ConfigurationError(str(exc)) from None
+        if info.element != element:
+            raise ConfigurationError(f"pseudopotential {name} is for {info.element}, not {element}; fix the preset's map")
+        if not info.complete:
+            raise ConfigurationError(f"pseudopotential {path} is truncated (no closing UPF tag); download it again")
+        resolved[element] = info
+    return resolved

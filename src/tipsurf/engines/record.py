@@ -1,0 +1,101 @@
+"""The code-neutral result record that travels from engines to workflows and analysis."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from tipsurf.errors import InputError
+
+RECORD_SCHEMA_VERSION = 1
+
+
+@dataclass
+class CalcResult:
+    """Outcome of one single-point (or relaxation) calculation.
+
+    Every number carries its unit in its name.  A record whose ``converged`` is False must not
+    be used as a valid energy by any analysis.
+
+    Attributes
+    ----------
+    code, code_version
+        ``"qe"`` or ``"vasp"`` and the program's version string.
+    energy_eV
+        Total (free) energy of the final structure.
+    forces_eV_per_A
+        Per-atom forces, shape (n_atoms, 3).
+    magmoms_muB
+        Per-site magnetic moments in the code's own site partition.
+    total_magnetization_muB, absolute_magnetization_muB
+        Cell totals.
+    fermi_eV
+        Fermi energy.
+    converged
+        Electronic (and, for relaxations, ionic) convergence reached.
+    n_scf
+        Number of SCF iterations of the final electronic minimisation.
+    walltime_s
+        Wall time reported by the code.
+    corrections
+        Actions taken by the custodian error handlers, in order.
+    pseudopotentials
+        ``{element: {"file": name, "md5": hex}}`` (QE) or POTCAR symbols/hashes (VASP).
+    fingerprint
+        Deterministic hash of every input that determines the result.
+    symbols, positions_A, cell_A
+        Final structure.
+    metadata
+        Structure metadata (site, distance_A, config, apex_index, tip_indices, ...).
+    extra
+        Code-specific extras (Löwdin charges, parameters, directory).
+    """
+
+    code: str
+    energy_eV: float | None
+    forces_eV_per_A: list[list[float]] | None = None
+    magmoms_muB: list[float] | None = None
+    total_magnetization_muB: float | None = None
+    absolute_magnetization_muB: float | None = None
+    fermi_eV: float | None = None
+    converged: bool = False
+    n_scf: int | None = None
+    code_version: str | None = None
+    walltime_s: float | None = None
+    corrections: list[dict[str, Any]] = field(default_factory=list)
+    pseudopotentials: dict[str, dict[str, str]] = field(default_factory=dict)
+    fingerprint: str | None = None
+    symbols: list[str] = field(default_factory=list)
+    positions_A: list[list[float]] = field(default_factory=list)
+    cell_A: list[list[float]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = RECORD_SCHEMA_VERSION
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict (round-trips through :meth:`from_dict`)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CalcResult":
+        """Rebuild a record from :meth:`as_dict` output (unknown keys are rejected)."""
+        if not isinstance(data, dict):
+            raise InputError(f"a result record must be a JSON object, got {type(data).__name__}")
+        names = {f.name for f in fields(cls)}
+        payload = {k: v for k, v in data.items() if not k.startswith("_")}
+        unknown = set(payload) - names
+        if unknown:
+            raise InputError(f"unknown field(s) {sorted(unknown)} in result record")
+        if "code" not in payload or "energy_eV" not in payload:
+            raise InputError("result record lacks 'code' or 'energy_eV'")
+        return cls(**payload)
+
+    def tip_force_z_eV_per_A(self) -> float:
+        """Total z-force on the tip atoms (``metadata['tip_indices']``); + is away from the surface."""
+        if self.forces_eV_per_A is None:
+            raise InputError("record has no forces; rerun with forces enabled (QE tprnfor)")
+        tip = self.metadata.get("tip_indices")
+        if not tip:
+            raise InputError("record has no 'tip_indices' in its metadata; it is not a tip-surface junction")
+        return float(sum(self.forces_eV_per_A[i][2] for i in tip))

@@ -1,0 +1,45 @@
+"""Exceptions that carry a one-line, user-facing message.
+
+Every error a user can cause (bad input, missing program, unusable output) is raised as a
+:class:`TipsurfError` subclass whose message says what is wrong and how to fix it.  The CLI
+prints it as ``error: <message>`` and exits non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class TipsurfError(Exception):
+    """Base class of every error a user can act on; ``str(err)`` is a single line."""
+
+    exit_code: int = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+class InputError(TipsurfError, ValueError):
+    """A spec, option, preset or file given by the user is invalid."""
+
+
+class ConfigurationError(TipsurfError):
+    """The configuration (pseudopotentials, commands, launchpad) is missing or wrong."""
+
+
+class ProgramNotFoundError(ConfigurationError):
+    """An external program (pw.x, ld1.x, vasp_std, ...) is not installed or not on PATH."""
+
+
+class OutputError(TipsurfError):
+    """A program's output is missing, truncated or unparseable: no number is returned from it."""
+
+
+class CalculationFailedError(TipsurfError):
+    """A calculation failed and could not be recovered by the error handlers."""
+
+    exit_code = 3
+
+
+class LaunchpadBusyError(TipsurfError):
+    """The embedded launchpad is held by another process."""
+
+    exit_code = 4
