@@ -1,9 +1,10 @@
 """The ``tipsurf`` command line.
 
-One module per command group, each registering its commands on :data:`app`:
-``build`` (structures), ``calc`` (inputs / run-calc / parse / pseudo), ``campaign``
-(scan / campaign / run / status / rerun / submit / results), ``analyze`` (analyze / fit /
-esr-map / sader-jarvis) and ``demo``.  :func:`main` turns every :class:`TipsurfError` into a
+One module per command group, each registering its commands on :data:`app` or one of the
+sub-apps below: ``build`` (structures), ``calc`` (inputs / run-calc / parse), ``pseudo``
+(pseudo check / generate), ``campaign`` (scan / campaign / run / status / rerun / submit /
+results), ``analyze`` (analyze exchange / gibbs, fit, esr-map, sader-jarvis), ``volumetric``
+(analyze bader / ldos) and ``demo``.  :func:`main` turns every :class:`TipsurfError` into a
 one-line ``error: ...`` on stderr and a non-zero exit code, never a traceback.
 """
 
@@ -23,6 +24,17 @@ app = typer.Typer(
     add_completion=False,
 )
 
+build_app = typer.Typer(help="Build structures (extended XYZ with moments, tags, constraints, metadata).", no_args_is_help=True)
+analyze_app = typer.Typer(help="Analyse stored results and output files.", no_args_is_help=True)
+fit_app = typer.Typer(help="Fit models to analysed data for downstream tools.", no_args_is_help=True)
+pseudo_app = typer.Typer(help="Pseudopotential libraries: check folders, generate with ld1.x.", no_args_is_help=True)
+campaign_app = typer.Typer(help="Multi-calculation campaigns (adsorbates).", no_args_is_help=True)
+app.add_typer(build_app, name="build")
+app.add_typer(analyze_app, name="analyze")
+app.add_typer(fit_app, name="fit")
+app.add_typer(pseudo_app, name="pseudo")
+app.add_typer(campaign_app, name="campaign")
+
 
 @app.callback()
 def _root() -> None:
@@ -30,7 +42,10 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from tipsurf.cli import analyze, build, calc, campaign, demo  # noqa: F401  (registers commands)
+    import importlib
+
+    for module in ("build", "calc", "pseudo", "campaign", "analyze", "volumetric", "demo"):
+        importlib.import_module(f"tipsurf.cli.{module}")  # each registers its commands
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,5 @@
+"""`tipsurf` commands of the 'pseudo' group (being written)."""
+
+from __future__ import annotations
+
+from tipsurf.cli import app  # noqa: F401
