@@ -1,0 +1,126 @@
+"""bcc(001) pyramidal STM tip: layers of 1, 4, 9, 16 ... atoms, apex pointing down (-z).
+
+Layer ``k`` (k = 0 is the apex) is a (k+1) x (k+1) square of atoms with the in-plane spacing
+``a`` (the bcc lattice constant), centred on the apex; consecutive layers are a/2 apart, which
+is the bcc stacking along [001] (each atom has its 4 bcc nearest neighbours at a*sqrt(3)/2 in
+the layer above).  The tip's [100] and [010] axes are along x and y.
+
+Conventions
+-----------
+* The apex is the lowest atom (smallest z) and index 0 (``info['apex_index']``).
+* ``tags`` are negative: -1 for the apex, -2 for the next layer, ... so that tip atoms stay
+  recognisable inside a junction (surface layers carry tags >= 0).
+* Moments: ferromagnetic base (+ default moment of the base element); the apex keeps the same
+  sign unless it couples antiparallel (a Mn or Cr apex on another base), then it is negative.
+* Constraints: apex and next layer free, deeper layers fixed (:class:`ase.constraints.FixAtoms`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from ase.constraints import FixAtoms
+
+from tipsurf.errors import InputError
+from tipsurf.structures.checks import require_choice, require_int, require_positive
+from tipsurf.structures.moments import apex_sign, default_moment
+
+#: Elements accepted as apex atom.
+APEX_ELEMENTS: tuple[str, ...] = ("Fe", "Co", "Mn", "Cr", "Ni")
+#: Elements accepted as the bcc base of the pyramid.
+BASE_ELEMENTS: tuple[str, ...] = ("Fe", "Cr", "Co", "Ni", "Mn", "W")
+#: Layers of the tip that may relax (counted from the apex).
+FREE_LAYERS: int = 2
+#: Largest number of layers accepted (1 + 4 + ... + 36 = 91 atoms).
+MAX_TIP_LAYERS: int = 6
+
+
+def tip_layer_sizes(layers: int) -> list[int]:
+    """Number of atoms per layer from the apex: ``[1, 4, 9, ...]``."""
+    return [(k + 1) ** 2 for k in range(layers)]
+
+
+def _layer_positions(k: int, a_A: float) -> np.ndarray:
+    """Positions of layer ``k`` (apex = 0): a (k+1)^2 square grid centred on the z axis."""
+    offsets = (np.arange(k + 1) - k / 2.0) * a_A
+    xs, ys = np.meshgrid(offsets, offsets, indexing="ij")
+    z = np.full(xs.size, k * a_A / 2.0)
+    return np.column_stack([xs.ravel(), ys.ravel(), z])
+
+
+def build_tip(
+    apex: str = "Fe",
+    layers: int = 3,
+    base: str = "Fe",
+    a_A: float = 2.85,
+    vacuum_A: float = 6.0,
+) -> Atoms:
+    """Build a bcc(001) pyramidal tip with its apex pointing down.
+
+    Parameters
+    ----------
+    apex
+        Apex element (Fe, Co, Mn, Cr, Ni); only the apex atom is replaced (alloyed tip).
+    layers
+        Number of layers (1: apex only, 2: 5 atoms, 3: 14 atoms, 4: 30 atoms).
+    base
+        Element of the rest of the pyramid.
+    a_A
+        bcc lattice constant = in-plane spacing (Angstrom); layers are ``a_A / 2`` apart.
+    vacuum_A
+        Vacuum on every side of the isolated tip in its periodic orthorhombic box
+        (2 * vacuum_A between periodic images, as a plane-wave code needs).
+
+    Returns
+    -------
+    ase.Atoms
+        The tip with initial magnetic moments, tags, FixAtoms and metadata in ``info``
+        (``kind='tip'``, ``apex_index``, ``tip``, ``tip_base``, ``tip_layers``, ``a_A``,
+        ``tip_height_A``).
+    """
+    require_choice("apex element", apex, APEX_ELEMENTS)
+    require_choice("tip base element", base, BASE_ELEMENTS)
+    require_int("tip layers", layers, 1, MAX_TIP_LAYERS)
+    require_positive("tip lattice constant a_A", a_A)
+    require_positive("tip vacuum_A", vacuum_A)
+    positions = np.vstack([_layer_positions(k, a_A) for k in range(layers)])
+    layer_of = np.concatenate([[k] * n for k, n in enumerate(tip_layer_sizes(layers))])
+    symbols = [apex] + [base] * (len(positions) - 1)
+    base_moment = default_moment(base)
+    moments = np.full(len(positions), base_moment)
+    moments[0] = apex_sign(apex, base) * default_moment(apex)
+    atoms = Atoms(symbols, positions=positions, pbc=True)
+    atoms.set_initial_magnetic_moments(moments)
+    atoms.set_tags(-(layer_of + 1))
+    fixed = [int(i) for i in np.flatnonzero(layer_of >= FREE_LAYERS)]
+    if fixed:
+        atoms.set_constraint(FixAtoms(indices=fixed))
+    _box(atoms, vacuum_A)
+    atoms.info.update(
+        {
+            "kind": "tip",
+            "apex_index": 0,
+            "tip": apex,
+            "tip_base": base,
+            "tip_layers": int(layers),
+            "a_A": float(a_A),
+            "tip_height_A": float((layers - 1) * a_A / 2.0),
+        }
+    )
+    return atoms
+
+
+def _box(atoms: Atoms, vacuum_A: float) -> None:
+    """Put the tip in an orthorhombic box with ``vacuum_A`` on every side."""
+    span = atoms.positions.max(axis=0) - atoms.positions.min(axis=0)
+    atoms.set_cell(np.diag(span + 2.0 * vacuum_A))
+    shift = vacuum_A - atoms.positions.min(axis=0)
+    atoms.positions += shift
+
+
+def apex_position(atoms: Atoms) -> np.ndarray:
+    """Cartesian position of the apex atom recorded in ``info['apex_index']``."""
+    try:
+        return atoms.positions[int(atoms.info["apex_index"])].copy()
+    except KeyError:
+        raise InputError("the tip has no info['apex_index']; build it with build_tip") from None
