@@ -1,5 +1,111 @@
-"""`tipsurf` commands of the 'calc' group (being written)."""
+"""`tipsurf inputs`, `tipsurf run-calc` and `tipsurf parse`: one calculation, any code.
+
+Each command dispatches to the engine of ``--code`` (:func:`tipsurf.engines.base.get_engine`).
+"""
 
 from __future__ import annotations
 
-from tipsurf.cli import app  # noqa: F401
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from tipsurf.cli import app
+from tipsurf.errors import InputError
+
+_CODES = ("qe", "vasp")
+
+
+def _check_code(code: str) -> str:
+    if code not in _CODES:
+        raise InputError(f"unknown code '{code}'; choose one of: {', '.join(_CODES)}")
+    return code
+
+
+def read_structure_file(path: Path) -> Any:
+    """Read a structure file with ``tipsurf.structures.read_structure`` if present, else ASE."""
+    if not path.is_file():
+        raise InputError(f"structure file {path} does not exist")
+    try:
+        from tipsurf.structures import read_structure  # type: ignore[attr-defined]
+    except ImportError:
+        read_structure = None
+    if read_structure is not None:
+        return read_structure(path)
+    import ase.io
+
+    try:
+        return ase.io.read(str(path))
+    except Exception as exc:  # ASE raises many types for unreadable files
+        raise InputError(f"cannot read structure file {path}: {' '.join(str(exc).split()) or type(exc).__name__}") from None
+
+
+def _parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``key=value`` pairs (value parsed as YAML; dotted keys nest) -> dict."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise InputError(f"override '{item}' must look like key=value, e.g. mixing_beta=0.1")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise InputError(f"cannot read the value of override '{item}'") from None
+        target = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return out
+
+
+@app.command("inputs")
+def inputs_command(
+    structure: Path = typer.Argument(..., help="Structure file (extended XYZ from 'tipsurf build', or any ASE format)."),
+    code: str = typer.Option("qe", "--code", help="qe or vasp."),
+    preset: str = typer.Option("fast", "--preset", help="Preset name (templates/presets) or a YAML file."),
+    output: Path = typer.Option(..., "-o", "--output", help="Calculation folder to write."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Preset override key=value (repeatable)."),
+    restart_from: Optional[Path] = typer.Option(None, "--restart-from", help="Finished calculation to start from."),
+    walltime_s: Optional[float] = typer.Option(None, "--walltime-s", help="Wall-time budget in seconds."),
+    calculation: str = typer.Option("scf", "--calculation", help="scf or relax."),
+) -> None:
+    """Write the input files of one calculation into a folder."""
+    from tipsurf.engines.base import get_engine
+    from tipsurf.engines.presets import load_preset, merge_preset
+
+    engine = get_engine(_check_code(code))
+    merged = merge_preset(load_preset(preset, code=code), _parse_overrides(set_))
+    atoms = read_structure_file(structure)
+    prepared = engine.write_inputs(
+        atoms, merged, output, restart_from=restart_from, walltime_s=walltime_s, calculation=calculation
+    )
+    typer.echo(f"wrote {code} inputs to {prepared.directory} (fingerprint {prepared.fingerprint})")
+
+
+@app.command("run-calc")
+def run_calc_command(
+    directory: Path = typer.Argument(..., help="Calculation folder written by 'tipsurf inputs'."),
+    code: str = typer.Option("qe", "--code", help="qe or vasp."),
+    max_errors: int = typer.Option(5, "--max-errors", help="Corrections custodian may make."),
+) -> None:
+    """Run one calculation under custodian (with error handlers) and print its record as JSON."""
+    from tipsurf.engines.base import get_engine
+
+    result = get_engine(_check_code(code)).run(directory, max_errors=max_errors)
+    typer.echo(json.dumps(result.as_dict(), indent=2))
+
+
+@app.command("parse")
+def parse_command(
+    directory: Path = typer.Argument(..., help="Calculation folder."),
+    code: str = typer.Option("qe", "--code", help="qe or vasp."),
+) -> None:
+    """Parse a calculation's outputs and print the result record as JSON."""
+    from tipsurf.engines.base import get_engine
+
+    result = get_engine(_check_code(code)).parse(directory)
+    typer.echo(json.dumps(result.as_dict(), indent=2))

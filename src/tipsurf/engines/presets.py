@@ -1,0 +1,135 @@
+"""Calculation presets: YAML protocols in ``templates/presets`` loaded, validated and merged.
+
+A preset is a plain dict (see ``templates/presets/fast.yaml`` for the documented format).
+Engines receive it already merged with the user's overrides (:func:`merge_preset`).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tipsurf.errors import InputError
+from tipsurf.templates import available, load_template
+
+KNOWN_CODES = ("qe", "vasp")
+_NUMERIC_KEYS = (
+    "ecutwfc_Ry",
+    "ecutrho_Ry",
+    "degauss_Ry",
+    "mixing_beta",
+    "conv_thr_Ry",
+    "conv_thr_Ry_per_atom",
+    "slab_vacuum_A",
+)
+_REPLACED_KEYS = {"kpoints"}
+_MAPPING_KEYS = ("pseudopotentials", "kpoints", "hubbard_u_eV", "extra")
+
+
+def known_presets() -> list[str]:
+    """Names of the presets shipped with tipsurf."""
+    return available("presets")
+
+
+def validate_preset(preset: dict[str, Any], name: str = "preset") -> dict[str, Any]:
+    """Check the structure of a preset and return it unchanged.
+
+    Raises
+    ------
+    InputError
+        If ``code`` is missing or unknown, or a key has the wrong type.
+    """
+    if not isinstance(preset, dict):
+        raise InputError(f"{name} must be a mapping, got {type(preset).__name__}")
+    code = preset.get("code")
+    if code not in KNOWN_CODES:
+        raise InputError(f"{name} has code {code!r}; it must say 'code: qe' or 'code: vasp'")
+    for key in _NUMERIC_KEYS:
+        value = preset.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise InputError(f"{name}: '{key}' must be a non-negative number, got {value!r}")
+    beta = preset.get("mixing_beta")
+    if beta is not None and not 0 < beta <= 1:
+        raise InputError(f"{name}: 'mixing_beta' must be in (0, 1], got {beta}")
+    for key in _MAPPING_KEYS:
+        value = preset.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise InputError(f"{name}: '{key}' must be a mapping, got {type(value).__name__}")
+    kpoints = preset.get("kpoints") or {}
+    if kpoints and "mesh" not in kpoints and "density_per_A-1" not in kpoints:
+        raise InputError(f"{name}: 'kpoints' needs 'mesh: [n1, n2, n3]' or 'density_per_A-1: x'")
+    mesh = kpoints.get("mesh")
+    if mesh is not None and (
+        not isinstance(mesh, list) or len(mesh) != 3 or not all(isinstance(n, int) and n > 0 for n in mesh)
+    ):
+        raise InputError(f"{name}: 'kpoints.mesh' must be three positive integers, got {mesh!r}")
+    _validate_recovery(preset.get("scf_recovery"), name)
+    return preset
+
+
+_RECOVERY_KEYS = {"set", "scale", "at_least", "restart", "description"}
+
+
+def _validate_recovery(steps: Any, name: str) -> None:
+    if steps is None:
+        return
+    if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
+        raise InputError(f"{name}: 'scf_recovery' must be a list of steps like {{scale: {{mixing_beta: 0.5}}, restart: true}}")
+    for step in steps:
+        unknown = set(step) - _RECOVERY_KEYS
+        if unknown:
+            raise InputError(f"{name}: unknown key(s) {sorted(unknown)} in an scf_recovery step; allowed: {sorted(_RECOVERY_KEYS)}")
+
+
+def load_preset(name: str, code: str | None = None) -> dict[str, Any]:
+    """Load a shipped preset by name (or a user YAML file by path) and validate it.
+
+    Parameters
+    ----------
+    name
+        Preset name (``fast``, ``tio-mgo-qe`` ...) or path of a ``.yaml`` file.
+    code
+        If given, the preset must be for this code.
+
+    Raises
+    ------
+    InputError
+        Unknown preset (the message lists the known ones), bad content or wrong code.
+    """
+    preset = validate_preset(load_template("presets", name), name=f"preset '{name}'")
+    if code is not None and preset["code"] != code:
+        same = [n for n in known_presets() if _code_of(n) == code]
+        raise InputError(
+            f"preset '{name}' is for code '{preset['code']}', not '{code}'; choose one of: {', '.join(same) or 'none'}"
+        )
+    preset.setdefault("name", name)
+    return preset
+
+
+def _code_of(name: str) -> str | None:
+    try:
+        return load_template("presets", name).get("code")
+    except InputError:
+        return None
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in _REPLACED_KEYS:
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def merge_preset(preset: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Return a copy of ``preset`` with ``overrides`` merged in.
+
+    Nested mappings are merged key by key, except ``kpoints`` which is replaced as a whole
+    (mesh and density are alternatives).  A value of ``None`` in ``overrides`` removes the key.
+    """
+    merged = _merge(preset, overrides or {})
+    return validate_preset(merged, name=f"preset '{merged.get('name', '?')}' with overrides")

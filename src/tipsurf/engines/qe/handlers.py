@@ -1,0 +1,292 @@
+"""custodian ErrorHandlers for pw.x.
+
+Each handler reads ``pw.out`` in the calculation folder, edits ``pw.in`` in place and returns
+``{"errors": [...], "actions": [...]}``; ``actions: None`` means "cannot fix", which makes
+custodian stop.  The SCF recovery sequence is data: :data:`DEFAULT_SCF_RECOVERY`, or the
+``scf_recovery`` list of the preset (copied into ``tipsurf_calc.json`` by ``write_inputs``).
+
+A recovery step is a mapping with any of
+``set`` (pw.x keys -> values), ``scale`` (numeric pw.x keys -> factor), ``at_least``
+(numeric pw.x keys -> lower bound, applied after scaling) and ``restart`` (true: start from the charge density the failed run saved, ``startingpot='file'``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from custodian.custodian import ErrorHandler
+
+from tipsurf.atomic import write_json_atomic
+from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_INPUT, PW_OUTPUT, get_pw_parameter, set_pw_parameter
+
+CALC_FILE = "tipsurf_calc.json"
+STATE_FILE = "tipsurf_handlers.json"
+
+#: Which namelist a pw.x key lives in (for keys the handlers touch).
+KEY_NAMELIST = {
+    "mixing_beta": "electrons",
+    "mixing_mode": "electrons",
+    "mixing_ndim": "electrons",
+    "electron_maxstep": "electrons",
+    "conv_thr": "electrons",
+    "diagonalization": "electrons",
+    "startingpot": "electrons",
+    "startingwfc": "electrons",
+    "diago_david_ndim": "electrons",
+    "degauss": "system",
+    "smearing": "system",
+    "nbnd": "system",
+    "max_seconds": "control",
+    "restart_mode": "control",
+}
+#: pw.x defaults used when a key to be scaled is not in the input.
+PW_DEFAULTS = {"mixing_beta": 0.7, "electron_maxstep": 100, "mixing_ndim": 8, "degauss": 0.0}
+
+DEFAULT_SCF_RECOVERY: list[dict[str, Any]] = [
+    {"scale": {"mixing_beta": 0.5, "electron_maxstep": 1.5}, "at_least": {"electron_maxstep": 100}, "restart": True},
+    {"set": {"mixing_mode": "local-TF", "mixing_ndim": 12}, "scale": {"mixing_beta": 0.5}, "restart": True},
+    {"set": {"mixing_mode": "plain", "mixing_ndim": 12}, "scale": {"electron_maxstep": 2}, "restart": True},
+]
+DIAGONALIZATION_SEQUENCE = ["david", "cg", "ppcg"]
+
+_DIAG_ROUTINES = re.compile(r"^(c|r)diag|egterg|^ppcg|^paro|^cg_|^ccgdiagg|^rcgdiagg|^h_psi", re.I)
+_DIAG_MESSAGES = re.compile(r"S matrix not positive definite|cholesky|eigenvectors failed|not orthogonal", re.I)
+_ERROR_BLOCK = re.compile(r"Error in routine\s+(\S+)\s*\(\s*-?\d+\s*\):\s*\n(.*?)\n\s*%{10}", re.S)
+
+
+def pw_errors(text: str) -> list[tuple[str, str]]:
+    """(routine, message) of every ``Error in routine`` block of a pw.x output."""
+    return [(m.group(1), " ".join(m.group(2).split())) for m in _ERROR_BLOCK.finditer(text)]
+
+
+def is_diagonalization_error(routine: str, message: str) -> bool:
+    """True for errors of the iterative diagonalisation (fixable by another algorithm)."""
+    return bool(_DIAG_ROUTINES.search(routine) or _DIAG_MESSAGES.search(message))
+
+
+_FATAL_ERRORS = {
+    r"read_namelists|reading namelist|card_|read_cards|iosys": "bad pw.x input",
+    r"readpp|read_upf|upf|file .* not found|pseudo": "missing or unreadable pseudopotential",
+    r"cell_base_init|wrong atomic coordinates|atoms .* too close": "bad structure",
+    r"hubbard|lda_plus_u": "bad Hubbard settings",
+}
+
+
+def _read_text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.is_file() else ""
+
+
+def _state(directory: Path) -> dict[str, Any]:
+    path = directory / STATE_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _save_state(directory: Path, state: dict[str, Any]) -> None:
+    write_json_atomic(directory / STATE_FILE, state)
+
+
+def _calc_info(directory: Path) -> dict[str, Any]:
+    path = directory / CALC_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _current(directory: Path, key: str) -> str | None:
+    return get_pw_parameter(directory / PW_INPUT, KEY_NAMELIST.get(key, "electrons"), key)
+
+
+def _set(directory: Path, key: str, value: Any) -> dict[str, Any]:
+    namelist = KEY_NAMELIST.get(key, "electrons")
+    set_pw_parameter(directory / PW_INPUT, namelist, key, value)
+    return {"file": PW_INPUT, "namelist": namelist, "set": {key: value}}
+
+
+def saved_density(directory: Path) -> Path | None:
+    """The charge-density file pw.x saved in this folder's outdir, if any."""
+    save = directory / OUTDIR / f"{PREFIX}.save"
+    for name in ("charge-density.dat", "charge-density.hdf5"):
+        if (save / name).is_file():
+            return save / name
+    return None
+
+
+def _restart_actions(directory: Path) -> list[dict[str, Any]]:
+    if saved_density(directory) is None:
+        return []
+    return [_set(directory, "startingpot", "file")]
+
+
+def apply_step(directory: Path, step: dict[str, Any]) -> list[dict[str, Any]]:
+    """Apply one recovery step (set / scale / restart) to ``pw.in``; return the actions taken."""
+    actions = []
+    for key, factor in (step.get("scale") or {}).items():
+        raw = _current(directory, key)
+        current = float(raw.replace("d", "e").replace("D", "e")) if raw else PW_DEFAULTS.get(key, 0.0)
+        value: Any = current * float(factor)
+        if key in {"electron_maxstep", "mixing_ndim", "nbnd"}:
+            value = int(round(value))
+        else:
+            value = round(value, 6)
+        actions.append(_set(directory, key, value))
+    for key, value in (step.get("set") or {}).items():
+        actions.append(_set(directory, key, value))
+    for key, floor in (step.get("at_least") or {}).items():
+        raw = _current(directory, key)
+        current = float(raw.replace("d", "e").replace("D", "e")) if raw else PW_DEFAULTS.get(key, 0.0)
+        if current < float(floor):
+            actions.append(_set(directory, key, type(floor)(floor)))
+    if step.get("restart"):
+        actions.extend(_restart_actions(directory))
+    return actions
+
+
+class QEErrorHandler(ErrorHandler):
+    """Base: reads ``pw.out``; subclasses define :meth:`check` and :meth:`correct`."""
+
+    is_monitor = False
+    output_file = PW_OUTPUT
+
+    def _output(self, directory: str) -> str:
+        return _read_text(Path(directory) / self.output_file)
+
+
+class UnrecoverableErrorHandler(QEErrorHandler):
+    """pw.x stopped with an error no parameter change fixes (bad input, missing pseudopotential)."""
+
+    raises_runtime_error = True
+
+    def __init__(self) -> None:
+        self.message = ""
+
+    def check(self, directory: str = "./") -> bool:
+        text = self._output(directory) + "\n" + _read_text(Path(directory) / "pw.err")
+        fatal = [(r, m) for r, m in pw_errors(text) if not is_diagonalization_error(r, m)]
+        if not fatal:
+            return False
+        routine, message = fatal[0]
+        blob = f"{routine} {message}"
+        for pattern, kind in _FATAL_ERRORS.items():
+            if re.search(pattern, blob, re.I):
+                self.message = f"{kind}: pw.x error in {routine}: {message}"
+                return True
+        self.message = f"pw.x error in {routine}: {message}"
+        return True
+
+    def correct(self, directory: str = "./") -> dict[str, Any]:
+        return {"errors": [self.message or "unrecoverable pw.x error"], "actions": None}
+
+
+class DiagonalizationHandler(QEErrorHandler):
+    """Diagonalisation failures: switch david -> cg -> ppcg and restart from the saved density."""
+
+    def __init__(self, sequence: list[str] | None = None) -> None:
+        self.sequence = list(sequence or DIAGONALIZATION_SEQUENCE)
+        self.error = ""
+
+    def check(self, directory: str = "./") -> bool:
+        text = self._output(directory) + "\n" + _read_text(Path(directory) / "pw.err")
+        for routine, message in pw_errors(text):
+            if is_diagonalization_error(routine, message):
+                self.error = f"{routine}: {message}"
+                return True
+        return False
+
+    def correct(self, directory: str = "./") -> dict[str, Any]:
+        path = Path(directory)
+        current = (_current(path, "diagonalization") or "david").lower()
+        later = self.sequence[self.sequence.index(current) + 1 :] if current in self.sequence else self.sequence[1:]
+        if not later:
+            return {"errors": [f"diagonalization failed ({self.error}) with every method in {self.sequence}"], "actions": None}
+        actions = [_set(path, "diagonalization", later[0])]
+        actions.extend(_restart_actions(path))
+        return {"errors": [f"diagonalization failed: {self.error}"], "actions": actions}
+
+
+class ScfConvergenceHandler(QEErrorHandler):
+    """SCF not converged: walk the recovery steps (lower beta, other mixing, more steps, restart)."""
+
+    def __init__(self, steps: list[dict[str, Any]] | None = None) -> None:
+        self.steps = steps
+
+    def check(self, directory: str = "./") -> bool:
+        text = self._output(directory)
+        return "convergence NOT achieved" in text and "Maximum CPU time exceeded" not in text
+
+    def correct(self, directory: str = "./") -> dict[str, Any]:
+        path = Path(directory)
+        steps = self.steps
+        if steps is None:
+            steps = _calc_info(path).get("scf_recovery")
+            steps = DEFAULT_SCF_RECOVERY if steps is None else steps
+        state = _state(path)
+        done = int(state.get("scf_steps_applied", 0))
+        if done >= len(steps):
+            return {
+                "errors": [f"SCF not converged after all {len(steps)} recovery steps"],
+                "actions": None,
+            }
+        actions = apply_step(path, steps[done])
+        state["scf_steps_applied"] = done + 1
+        _save_state(path, state)
+        return {"errors": [f"SCF not converged (recovery step {done + 1} of {len(steps)})"], "actions": actions}
+
+
+class WalltimeHandler(QEErrorHandler):
+    """pw.x stopped at ``max_seconds``: restart from the charge density it saved.
+
+    If the calculation's wall-time budget (``walltime_s`` of ``write_inputs``) still leaves at
+    least ``min_remaining_fraction`` of it, pw.x is restarted at once with ``max_seconds`` cut
+    to the time left.  Otherwise ``pw.in`` is left prepared for the restart
+    (``startingpot='file'``) and the run stops, so that the workflow can run the same folder
+    again in a new allocation.
+    """
+
+    raises_runtime_error = False
+
+    def __init__(self, min_remaining_fraction: float = 0.25) -> None:
+        self.min_remaining_fraction = min_remaining_fraction
+
+    def check(self, directory: str = "./") -> bool:
+        return "Maximum CPU time exceeded" in self._output(directory)
+
+    def correct(self, directory: str = "./") -> dict[str, Any]:
+        path = Path(directory)
+        actions = _restart_actions(path)
+        if not actions:
+            return {"errors": ["max_seconds reached before any charge density was saved"], "actions": None}
+        budget = _calc_info(path).get("walltime_s")
+        started = _state(path).get("run_started_at")
+        if budget and started:
+            remaining = float(budget) - (time.time() - float(started))
+            if remaining < self.min_remaining_fraction * float(budget):
+                return {
+                    "errors": [
+                        f"pw.x stopped at max_seconds with {max(remaining, 0):.0f} s of the {budget} s budget left; "
+                        "pw.in now restarts from the saved density: run this folder again"
+                    ],
+                    "actions": None,
+                    "prepared": actions,
+                }
+            actions.append(_set(path, "max_seconds", float(max(1.0, round(0.9 * remaining, 1)))))
+        return {"errors": ["pw.x stopped at max_seconds"], "actions": actions}
+
+
+def mark_run_start(directory: str | Path) -> None:
+    """Record when this run started (the wall-time budget counts from here)."""
+    path = Path(directory)
+    state = _state(path)
+    state["run_started_at"] = time.time()
+    _save_state(path, state)
+
+
+def default_handlers(scf_recovery: list[dict[str, Any]] | None = None) -> list[ErrorHandler]:
+    """The handlers :func:`tipsurf.engines.qe.job.run_pw` uses, most specific first."""
+    return [
+        UnrecoverableErrorHandler(),
+        DiagonalizationHandler(),
+        WalltimeHandler(),
+        ScfConvergenceHandler(scf_recovery),
+    ]

@@ -1,0 +1,277 @@
+"""pw.x input: species split by starting magnetization, namelists, cards, and in-place edits.
+
+The input is written here rather than with ``ase.io.espresso`` because ASE writes the raw
+moment (μB) as ``starting_magnetization``; QE expects the fraction of the valence charge
+(−1…1) per atomic *species*, so atoms of one element with different starting moments need
+separate species (``Mn1``, ``Mn2``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.constraints import FixAtoms
+from ase.data import atomic_masses, atomic_numbers
+
+from tipsurf.errors import InputError
+
+MOMENT_DECIMALS_MUB = 3
+PW_INPUT = "pw.in"
+PW_OUTPUT = "pw.out"
+PREFIX = "pwscf"
+OUTDIR = "out"
+NAMELIST_ORDER = ("control", "system", "electrons", "ions", "cell")
+
+
+@dataclass
+class Species:
+    """One QE atomic species: a label, its element, pseudopotential file and starting moment."""
+
+    label: str
+    element: str
+    pseudo_file: str
+    moment_muB: float
+    z_valence: float
+
+    @property
+    def starting_magnetization(self) -> float:
+        """Fraction of the valence charge that is spin-polarised, clipped to −1…1 (what QE expects)."""
+        if self.z_valence <= 0:
+            raise InputError(f"pseudopotential {self.pseudo_file} reports no valence charge; cannot set its moment")
+        return float(np.clip(self.moment_muB / self.z_valence, -1.0, 1.0))
+
+
+@dataclass
+class SpeciesSplit:
+    """Species list plus, per atom, the index of its species."""
+
+    species: list[Species]
+    atom_species: list[int] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        """Species label of every atom, in atom order."""
+        return [self.species[i].label for i in self.atom_species]
+
+
+def split_species(atoms: Atoms, pseudo_files: dict[str, str], z_valence: dict[str, float]) -> SpeciesSplit:
+    """Give every distinct (element, starting moment) pair its own species.
+
+    Elements with one starting moment keep the plain symbol (``W``); elements with several get
+    numbered labels in order of first appearance (``Mn1``, ``Mn2``).
+    """
+    symbols = atoms.get_chemical_symbols()
+    moments = np.round(atoms.get_initial_magnetic_moments(), MOMENT_DECIMALS_MUB)
+    keys: list[tuple[str, float]] = []
+    for symbol, moment in zip(symbols, moments):
+        key = (symbol, float(moment) + 0.0)
+        if key not in keys:
+            keys.append(key)
+    per_element: dict[str, int] = {}
+    for symbol, _ in keys:
+        per_element[symbol] = per_element.get(symbol, 0) + 1
+    counters: dict[str, int] = {}
+    species = []
+    for symbol, moment in keys:
+        if per_element[symbol] == 1:
+            label = symbol
+        else:
+            counters[symbol] = counters.get(symbol, 0) + 1
+            label = f"{symbol}{counters[symbol]}"
+        species.append(Species(label, symbol, pseudo_files[symbol], moment, z_valence[symbol]))
+    index = {key: i for i, key in enumerate(keys)}
+    atom_species = [index[(s, float(m) + 0.0)] for s, m in zip(symbols, moments)]
+    return SpeciesSplit(species, atom_species)
+
+
+def hubbard_orbital(element: str) -> str:
+    """The valence shell a Hubbard U acts on: 3d for Sc–Zn, 4d, 5d, 4f, 5f."""
+    z = atomic_numbers[element]
+    if 21 <= z <= 30:
+        return "3d"
+    if 39 <= z <= 48:
+        return "4d"
+    if 57 <= z <= 71:
+        return "4f"
+    if 72 <= z <= 80:
+        return "5d"
+    if 89 <= z <= 103:
+        return "5f"
+    raise InputError(f"no d or f shell for a Hubbard U on {element}; remove it from 'hubbard_u_eV'")
+
+
+def uses_hubbard_card(version: tuple[int, int]) -> bool:
+    """QE ≥ 7.1 takes Hubbard parameters in the HUBBARD card; older versions in &SYSTEM."""
+    return version >= (7, 1)
+
+
+def hubbard_settings(
+    split: SpeciesSplit, u_eV: dict[str, float], version: tuple[int, int], projector: str = "atomic"
+) -> tuple[dict[str, Any], list[str]]:
+    """SYSTEM-namelist entries (QE < 7.1) or HUBBARD card lines (QE ≥ 7.1) for the U values."""
+    u_eV = {el: float(u) for el, u in (u_eV or {}).items() if u}
+    present = {sp.element for sp in split.species}
+    active = {el: u for el, u in u_eV.items() if el in present}
+    if not active:
+        return {}, []
+    if uses_hubbard_card(version):
+        lines = [f"HUBBARD {{{projector}}}"]
+        for sp in split.species:
+            if sp.element in active:
+                lines.append(f"U {sp.label}-{hubbard_orbital(sp.element)} {active[sp.element]:.4f}")
+        return {}, lines
+    system: dict[str, Any] = {"lda_plus_u": True, "lda_plus_u_kind": 0, "U_projection_type": projector}
+    for i, sp in enumerate(split.species, start=1):
+        if sp.element in active:
+            hubbard_orbital(sp.element)
+            system[f"Hubbard_U({i})"] = active[sp.element]
+    return system, []
+
+
+def vacuum_gap(atoms: Atoms) -> tuple[float, float, float]:
+    """Largest empty stretch along the third cell vector.
+
+    Returns
+    -------
+    tuple
+        (gap_A, start_frac, gap_frac): its width in Å (perpendicular to a×b), where it starts
+        (fractional coordinate of the topmost atom below it) and its fractional width.
+    """
+    cell = np.asarray(atoms.get_cell())
+    normal = np.cross(cell[0], cell[1])
+    height = abs(float(np.dot(normal, cell[2]))) / float(np.linalg.norm(normal))
+    frac = np.sort(np.mod(atoms.get_scaled_positions(wrap=False)[:, 2], 1.0))
+    gaps = np.diff(np.append(frac, frac[0] + 1.0))
+    k = int(np.argmax(gaps))
+    return float(gaps[k] * height), float(frac[k]), float(gaps[k])
+
+
+def dipole_settings(atoms: Atoms, min_vacuum_A: float = 5.0) -> dict[str, Any]:
+    """tefield/dipfield along z with the sawtooth discontinuity centred in the vacuum gap."""
+    gap_A, start, width = vacuum_gap(atoms)
+    if gap_A < min_vacuum_A:
+        raise InputError(
+            f"dipole correction asked for, but the largest vacuum gap along c is {gap_A:.1f} Å "
+            f"(< {min_vacuum_A} Å); add vacuum or set dipole_correction: false"
+        )
+    eopreg = min(0.1, 0.25 * width)
+    middle = start + 0.5 * width
+    emaxpos = (middle - 0.5 * eopreg) % 1.0
+    return {"tefield": True, "dipfield": True, "edir": 3, "emaxpos": round(emaxpos, 6), "eopreg": round(eopreg, 6), "eamp": 0.0}
+
+
+def is_slab(atoms: Atoms, min_vacuum_A: float = 5.0) -> bool:
+    """True if the cell has a vacuum gap along c wider than ``min_vacuum_A`` (or no z periodicity)."""
+    return (not bool(atoms.pbc[2])) or vacuum_gap(atoms)[0] >= min_vacuum_A
+
+
+def kpoint_mesh(atoms: Atoms, kpoints: dict[str, Any], min_vacuum_A: float = 5.0) -> tuple[list[int], list[int]]:
+    """Monkhorst–Pack mesh and shift from ``{mesh: [...]}`` or ``{density_per_A-1: x}``.
+
+    With a density, ``n_i = ceil(x · |b_i|)`` where ``b_i`` includes the 2π; slabs get n3 = 1.
+    """
+    shift = [0, 0, 0] if kpoints.get("gamma_centred", True) else [1, 1, 1]
+    if "mesh" in kpoints:
+        return [int(n) for n in kpoints["mesh"]], shift
+    density = float(kpoints.get("density_per_A-1", 0))
+    if density <= 0:
+        raise InputError("kpoints needs 'mesh: [n1, n2, n3]' or a positive 'density_per_A-1'")
+    recip = 2 * math.pi * np.linalg.norm(np.asarray(atoms.cell.reciprocal()), axis=1)
+    mesh = [max(1, int(math.ceil(density * b - 1e-9))) for b in recip]
+    if is_slab(atoms, min_vacuum_A):
+        mesh[2] = 1
+        shift[2] = 0
+    return mesh, shift
+
+
+def format_value(value: Any) -> str:
+    """Fortran namelist literal of a Python value."""
+    if isinstance(value, bool):
+        return ".true." if value else ".false."
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value)).replace("e", "d") if "e" in repr(float(value)) else repr(float(value))
+    return "'" + str(value).replace("'", "") + "'"
+
+
+def render_pw_input(
+    namelists: dict[str, dict[str, Any]],
+    split: SpeciesSplit,
+    atoms: Atoms,
+    mesh: list[int],
+    shift: list[int],
+    hubbard_card: list[str],
+) -> str:
+    """Text of a pw.x input file (positions and cell in Å)."""
+    lines: list[str] = []
+    for name in NAMELIST_ORDER:
+        if name not in namelists:
+            continue
+        lines.append(f"&{name.upper()}")
+        lines.extend(f"  {key} = {format_value(value)}" for key, value in namelists[name].items())
+        lines.append("/")
+    lines.append("ATOMIC_SPECIES")
+    for sp in split.species:
+        lines.append(f"  {sp.label} {atomic_masses[atomic_numbers[sp.element]]:.4f} {sp.pseudo_file}")
+    lines.append("CELL_PARAMETERS angstrom")
+    lines.extend("  " + " ".join(f"{x:16.10f}" for x in row) for row in np.asarray(atoms.get_cell()))
+    fixed = set()
+    for constraint in atoms.constraints:
+        if isinstance(constraint, FixAtoms):
+            fixed.update(int(i) for i in constraint.index)
+    relax = namelists.get("control", {}).get("calculation") in {"relax", "md", "vc-relax"}
+    lines.append("ATOMIC_POSITIONS angstrom")
+    for i, (label, pos) in enumerate(zip(split.labels, atoms.get_positions())):
+        flags = "  0 0 0" if (relax and i in fixed) else ""
+        lines.append(f"  {label:<5s} " + " ".join(f"{x:16.10f}" for x in pos) + flags)
+    lines.append("K_POINTS automatic")
+    lines.append("  " + " ".join(str(n) for n in mesh) + "  " + " ".join(str(s) for s in shift))
+    lines.extend(hubbard_card)
+    return "\n".join(lines) + "\n"
+
+
+def _block(text: str, namelist: str) -> tuple[int, int]:
+    match = re.search(rf"^\s*&{namelist}\b.*?$(.*?)^\s*/\s*$", text, re.I | re.M | re.S)
+    if not match:
+        raise InputError(f"pw.x input has no &{namelist.upper()} namelist")
+    return match.start(1), match.end(1)
+
+
+def get_pw_parameter(path: str | Path, namelist: str, key: str) -> str | None:
+    """Raw value text of ``key`` in ``&namelist`` of a pw.x input, or None if absent."""
+    text = Path(path).read_text()
+    start, end = _block(text, namelist)
+    match = re.search(rf"^\s*{re.escape(key)}\s*=\s*(.+?)\s*,?\s*$", text[start:end], re.I | re.M)
+    return match.group(1).strip().strip("'\"") if match else None
+
+
+def set_pw_parameter(path: str | Path, namelist: str, key: str, value: Any) -> None:
+    """Set (or add) ``key = value`` in ``&namelist`` of a pw.x input file, in place.
+
+    A value of None removes the key.  Missing namelists (``&IONS``) are added after ELECTRONS.
+    """
+    from tipsurf.atomic import write_text_atomic
+
+    text = Path(path).read_text()
+    try:
+        start, end = _block(text, namelist)
+    except InputError:
+        anchor = re.search(r"^\s*(ATOMIC_SPECIES)", text, re.M)
+        pos = anchor.start() if anchor else len(text)
+        text = text[:pos] + f"&{namelist.upper()}\n/\n" + text[pos:]
+        start, end = _block(text, namelist)
+    body = text[start:end]
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=.*\n?", re.I | re.M)
+    body = pattern.sub("", body)
+    if value is not None:
+        body = body.rstrip("\n") + ("\n" if body.strip() else "") + f"  {key} = {format_value(value)}\n"
+        if not body.startswith("\n"):
+            body = "\n" + body
+    write_text_atomic(path, text[:start] + body + text[end:])

@@ -1,0 +1,150 @@
+"""custodian Job that runs pw.x, and :func:`run_pw` which runs it with the error handlers.
+
+The command is an argument list from the configuration (``[pw.x]``, ``[mpirun, -np, 4, pw.x]``,
+``[srun, pw.x]``), never a shell string; ``-in pw.in`` is appended, stdout goes to ``pw.out``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from custodian.custodian import Custodian, ErrorHandler, Job
+
+from tipsurf.atomic import write_json_atomic
+from tipsurf.engines.qe.handlers import WalltimeHandler, default_handlers, mark_run_start
+from tipsurf.engines.qe.inputs import PW_INPUT, PW_OUTPUT
+from tipsurf.errors import CalculationFailedError, ProgramNotFoundError
+
+logging.getLogger("custodian").addHandler(logging.NullHandler())
+
+PW_STDERR = "pw.err"
+CORRECTIONS_FILE = "tipsurf_corrections.json"
+
+
+def check_command(command: list[str], what: str = "pw.x") -> None:
+    """Raise ProgramNotFoundError unless the launcher and every ``*.x`` program in it are installed."""
+    if not command:
+        raise ProgramNotFoundError(f"the command for {what} is empty; set 'commands:' in the config file")
+    for position, arg in enumerate(command):
+        if (position == 0 or arg.endswith(".x")) and shutil.which(arg) is None:
+            raise ProgramNotFoundError(
+                f"{arg} (in the {what} command {' '.join(command)}) is not installed or not on PATH; "
+                "install Quantum ESPRESSO or fix 'commands:' in the config file / TIPSURF_PW_COMMAND"
+            )
+
+
+class PwJob(Job):
+    """Run ``<command> -in pw.in`` in the calculation folder, stdout to ``pw.out``."""
+
+    def __init__(self, command: list[str], input_file: str = PW_INPUT, output_file: str = PW_OUTPUT) -> None:
+        self.command = list(command)
+        self.input_file = input_file
+        self.output_file = output_file
+
+    @property
+    def name(self) -> str:
+        """Job name shown in custodian's log."""
+        return "pw.x"
+
+    def setup(self, directory: str = "./") -> None:
+        """Check the input exists."""
+        if not (Path(directory) / self.input_file).is_file():
+            raise CalculationFailedError(f"{Path(directory) / self.input_file} is missing; run 'tipsurf inputs' first")
+
+    def run(self, directory: str = "./") -> subprocess.Popen:
+        """Start pw.x and return the process (custodian waits for it)."""
+        folder = Path(directory)
+        with open(folder / self.output_file, "w") as out, open(folder / PW_STDERR, "w") as err:
+            return subprocess.Popen(
+                [*self.command, "-in", self.input_file], cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL
+            )
+
+    def postprocess(self, directory: str = "./") -> None:
+        """Nothing to do: outputs stay where pw.x wrote them."""
+
+
+def _plain_corrections(run_log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for entry in run_log:
+        for corr in entry.get("corrections", []):
+            handler = corr.get("handler")
+            out.append(
+                {
+                    "handler": type(handler).__name__ if handler is not None else None,
+                    "errors": list(corr.get("errors") or []),
+                    "actions": json.loads(json.dumps(corr.get("actions"), default=str)),
+                    **({"prepared": corr["prepared"]} if corr.get("prepared") else {}),
+                }
+            )
+    return out
+
+
+def read_corrections(directory: str | Path) -> list[dict[str, Any]]:
+    """Corrections recorded in ``tipsurf_corrections.json`` (empty if none)."""
+    path = Path(directory) / CORRECTIONS_FILE
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def run_pw(
+    directory: str | Path,
+    command: list[str],
+    *,
+    max_errors: int = 5,
+    handlers: list[ErrorHandler] | None = None,
+    scf_recovery: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Run pw.x under custodian in ``directory`` and return the corrections made.
+
+    The corrections (``{"handler", "errors", "actions"}``) are appended to
+    ``tipsurf_corrections.json`` whether the run succeeds or not.
+
+    Raises
+    ------
+    ProgramNotFoundError
+        The command is not installed.
+    CalculationFailedError
+        The handlers could not recover the run.
+    """
+    check_command(command)
+    directory = Path(directory).resolve()
+    handlers = handlers if handlers is not None else default_handlers(scf_recovery)
+    custodian = Custodian(
+        handlers,
+        [PwJob(command)],
+        max_errors=max_errors,
+        directory=str(directory),
+        polling_time_step=1,
+        terminate_on_nonzero_returncode=True,
+    )
+    failure: str | None = None
+    mark_run_start(directory)
+    try:
+        custodian.run()
+    except Exception as exc:  # custodian raises its own error classes
+        failure = _failure_message(exc, directory)
+    new = _plain_corrections(custodian.run_log)
+    corrections = read_corrections(directory) + new
+    write_json_atomic(directory / CORRECTIONS_FILE, corrections)
+    stopped = [c for c in new[-1:] if c["handler"] == WalltimeHandler.__name__ and c["actions"] is None]
+    if failure is None and stopped:
+        failure = f"pw.x in {directory}: {stopped[0]['errors'][0]}"
+    if failure:
+        raise CalculationFailedError(failure)
+    return corrections
+
+
+def _failure_message(exc: Exception, directory: Path) -> str:
+    handler = getattr(exc, "handler", None)
+    if handler is not None:
+        detail = getattr(handler, "message", "") or getattr(handler, "error", "")
+        if type(handler).__name__ == "ScfConvergenceHandler":
+            detail = "SCF did not converge after every recovery step (see scf_recovery in the preset)"
+        return f"pw.x failed in {directory}: {detail or type(handler).__name__}"
+    err = (directory / PW_STDERR).read_text(errors="replace").strip().splitlines() if (directory / PW_STDERR).is_file() else []
+    tail = err[-1] if err else ""
+    return f"pw.x failed in {directory}: {' '.join(str(exc).split())}{'; ' + tail if tail else ''}"

@@ -1,0 +1,177 @@
+"""Real pw.x / projwfc.x runs on tiny cells (GBRV 25/200 Ry, few k-points, serial)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from ase import Atoms
+
+from tipsurf.config import Config
+from tipsurf.engines.presets import load_preset, merge_preset
+from tipsurf.engines.qe import QEEngine
+from tipsurf.engines.qe.inputs import get_pw_parameter, set_pw_parameter
+from tipsurf.engines.qe.projwfc import run_projwfc
+from tipsurf.errors import CalculationFailedError, ProgramNotFoundError
+
+pytestmark = pytest.mark.pwx
+
+PSEUDO_DIR = Path(os.environ.get("TIPSURF_SHARED", Path(__file__).resolve().parents[3] / "shared")) / "pseudo"
+
+
+def require_program(name: str) -> None:
+    if shutil.which(name) is None:
+        pytest.skip(f"needs {name} on PATH (Debian quantum-espresso)")
+
+TINY = {"kpoints": {"mesh": [3, 3, 3]}, "ecutwfc_Ry": 25, "ecutrho_Ry": 200}
+
+
+def feco(co_z_A: float = 1.5) -> Atoms:
+    atoms = Atoms("FeCo", positions=[[0, 0, 0], [1.425, 1.425, co_z_A]], cell=[2.85] * 3, pbc=True)
+    atoms.set_initial_magnetic_moments([3.0, 2.0])
+    atoms.info.update({"site": "top", "distance_A": co_z_A})
+    return atoms
+
+
+def _config() -> Config:
+    if not PSEUDO_DIR.is_dir():
+        pytest.skip(f"needs {PSEUDO_DIR}")
+    require_program("pw.x")
+    return Config(pseudo_dir=PSEUDO_DIR)
+
+
+@pytest.fixture(scope="module")
+def feco_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One converged FeCo B2 run shared by the tests below."""
+    cfg = _config()
+    directory = tmp_path_factory.mktemp("feco")
+    engine = QEEngine()
+    engine.write_inputs(feco(), merge_preset(load_preset("fast"), TINY), directory, config=cfg)
+    engine.run(directory, config=cfg)
+    return directory
+
+
+def test_two_species_moments_match_output(feco_run: Path) -> None:
+    record = QEEngine().parse(feco_run)
+    text = (feco_run / "pw.out").read_text()
+    block = text[text.rindex("Magnetic moment per site") :]
+    magn = [float(v) for v in re.findall(r"magn[:=]\s*([-\d.]+)", block)[:2]]
+    assert record.converged and record.energy_eV is not None and record.energy_eV < 0
+    assert record.magmoms_muB == pytest.approx(magn)
+    assert record.magmoms_muB[0] > 2.0 and record.magmoms_muB[1] > 1.0  # Fe and Co stay ferromagnetic
+    assert record.total_magnetization_muB == pytest.approx(sum(magn), abs=0.3)
+    assert record.code_version and record.code_version.startswith(("6.", "7."))
+    assert record.n_scf is not None and record.n_scf > 1 and record.walltime_s > 0
+    assert record.forces_eV_per_A[0][2] == pytest.approx(-record.forces_eV_per_A[1][2], abs=1e-4)
+    assert record.pseudopotentials["Fe"]["md5"] == "3bdfed0a5fe3232c13fae2dbcf086c7f"
+    assert record.metadata["site"] == "top" and record.fingerprint
+
+
+def test_projwfc_lowdin_moments(feco_run: Path) -> None:
+    require_program("projwfc.x")
+    lowdin = run_projwfc(feco_run, config=Config(pseudo_dir=PSEUDO_DIR))
+    record = QEEngine().parse(feco_run)
+    assert record.extra["lowdin"]["charges_e"] == lowdin["charges_e"]
+    # Löwdin charges add up to the valence electrons (16 Fe + 17 Co) up to the spilling
+    assert sum(lowdin["charges_e"]) == pytest.approx(33.0, abs=33.0 * max(lowdin["spilling"], 0.01) + 0.1)
+    assert lowdin["moments_muB"][0] == pytest.approx(record.magmoms_muB[0], abs=0.5)
+    assert sum(lowdin["moments_muB"]) == pytest.approx(record.total_magnetization_muB, abs=0.5)
+
+
+def test_warm_start_needs_fewer_iterations(feco_run: Path, tmp_path: Path) -> None:
+    cfg, engine = _config(), QEEngine()
+    preset = merge_preset(load_preset("fast"), TINY)
+    moved = feco(co_z_A=1.45)
+    engine.write_inputs(moved, preset, tmp_path / "cold", config=cfg)
+    cold = engine.run(tmp_path / "cold", config=cfg)
+    engine.write_inputs(moved, preset, tmp_path / "warm", config=cfg, restart_from=feco_run)
+    warm = engine.run(tmp_path / "warm", config=cfg)
+    assert "The initial density is read from file" in (tmp_path / "warm" / "pw.out").read_text()
+    assert warm.n_scf < cold.n_scf
+    assert warm.energy_eV == pytest.approx(cold.energy_eV, abs=2e-4)
+    assert warm.fingerprint == cold.fingerprint  # the restart source does not change the result
+
+
+def test_antiferromagnetic_pair_stays_antiferromagnetic(tmp_path: Path) -> None:
+    cfg = _config()
+    a, c = 2.6, 3.7  # AFM-I fcc Mn (expanded), layered along c
+    atoms = Atoms("Mn2", positions=[[0, 0, 0], [a / 2, a / 2, c / 2]], cell=[a, a, c], pbc=True)
+    atoms.set_initial_magnetic_moments([3.0, -3.0])
+    preset = merge_preset(load_preset("fast"), {**TINY, "kpoints": {"mesh": [3, 3, 2]}})
+    record = QEEngine().write_inputs(atoms, preset, tmp_path, config=cfg) and QEEngine().run(tmp_path, config=cfg)
+    m1, m2 = record.magmoms_muB
+    assert m1 > 1.0 and m2 < -1.0
+    assert m1 == pytest.approx(-m2, abs=0.05)
+    assert abs(record.total_magnetization_muB) < 0.1 and record.absolute_magnetization_muB > 2.0
+
+
+def test_unconverged_scf_is_recovered_by_handler(tmp_path: Path) -> None:
+    cfg, engine = _config(), QEEngine()
+    preset = merge_preset(load_preset("fast"), {**TINY, "extra": {"electrons": {"electron_maxstep": 3}}})
+    engine.write_inputs(feco(), preset, tmp_path, config=cfg)
+    record = engine.run(tmp_path, config=cfg)
+    assert record.converged and record.energy_eV is not None
+    assert record.corrections and record.corrections[0]["handler"] == "ScfConvergenceHandler"
+    actions = {k: v for a in record.corrections[0]["actions"] for k, v in a["set"].items()}
+    assert actions["mixing_beta"] < preset["mixing_beta"] and actions["electron_maxstep"] > 3
+    assert actions["startingpot"] == "file"  # restarted from the density the failed run saved
+
+
+def test_unrecoverable_scf_fails_without_a_number(tmp_path: Path) -> None:
+    cfg, engine = _config(), QEEngine()
+    preset = merge_preset(load_preset("fast"), {**TINY, "extra": {"electrons": {"electron_maxstep": 1}}})
+    preset["scf_recovery"] = [{"scale": {"mixing_beta": 0.5}}]  # one step that cannot help
+    engine.write_inputs(feco(), preset, tmp_path, config=cfg)
+    with pytest.raises(CalculationFailedError, match="SCF did not converge"):
+        engine.run(tmp_path, config=cfg, max_errors=3)
+    record = engine.parse(tmp_path)
+    assert not record.converged and record.energy_eV is None and record.magmoms_muB is None
+    assert len(record.corrections) >= 2
+
+
+def test_missing_program_is_reported(tmp_path: Path) -> None:
+    cfg = Config(pseudo_dir=PSEUDO_DIR, qe_version="6.7", commands={"pw": ["/nonexistent/bin/pw.x"]})
+    if not PSEUDO_DIR.is_dir():
+        pytest.skip(f"needs {PSEUDO_DIR}")
+    engine = QEEngine()
+    engine.write_inputs(feco(), merge_preset(load_preset("fast"), TINY), tmp_path, config=cfg)
+    with pytest.raises(ProgramNotFoundError, match="not installed"):
+        engine.run(tmp_path, config=cfg)
+    assert not (tmp_path / "pw.out").exists()
+
+
+def test_walltime_stop_prepares_restart_and_rerun_converges(tmp_path: Path) -> None:
+    cfg, engine = _config(), QEEngine()
+    engine.write_inputs(feco(), merge_preset(load_preset("fast"), TINY), tmp_path, config=cfg, walltime_s=2.0)
+    with pytest.raises(CalculationFailedError, match="max_seconds"):
+        engine.run(tmp_path, config=cfg)
+    text = (tmp_path / "pw.out").read_text()
+    assert "Maximum CPU time exceeded" in text
+    assert engine.parse(tmp_path).energy_eV is None
+    assert get_pw_parameter(tmp_path / "pw.in", "electrons", "startingpot") == "file"
+    set_pw_parameter(tmp_path / "pw.in", "control", "max_seconds", 600.0)  # a new allocation
+    record = engine.run(tmp_path, config=cfg)
+    assert record.converged and "The initial density is read from file" in (tmp_path / "pw.out").read_text()
+    assert [c["handler"] for c in record.corrections] == ["WalltimeHandler"]
+
+
+def test_pw_accepts_hubbard_d3_dipole_slab_input(tmp_path: Path) -> None:
+    """pw.x 6.x reads the SYSTEM-namelist U, D3 and dipole settings (two SCF steps only)."""
+    cfg, engine = _config(), QEEngine()
+    atoms = Atoms("TiO", positions=[[0, 0, 1.0], [1.5, 1.5, 1.0]], cell=[3, 3, 10], pbc=True)
+    atoms.set_initial_magnetic_moments([2.0, 0.0])
+    preset = merge_preset(
+        load_preset("tio-mgo-qe"),
+        {**TINY, "pseudopotentials": load_preset("fast")["pseudopotentials"], "kpoints": {"mesh": [2, 2, 1]},
+         "extra": {"electrons": {"electron_maxstep": 2}}},
+    )
+    preset["scf_recovery"] = []
+    engine.write_inputs(atoms, preset, tmp_path, config=cfg)
+    with pytest.raises(CalculationFailedError, match="SCF did not converge"):
+        engine.run(tmp_path, config=cfg)
+    text = (tmp_path / "pw.out").read_text()
+    assert "Error in routine" not in text
+    assert "LDA+U" in text and "DFT-D3" in text and "Adding external electric field" in text
