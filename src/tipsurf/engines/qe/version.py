@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from functools import lru_cache
 
 from tipsurf.config import Config
@@ -47,9 +48,12 @@ def check_program(command: list[str], what: str = "pw.x") -> None:
 def _probe(command: tuple[str, ...]) -> str:
     check_program(list(command))
     try:
-        proc = subprocess.run(
-            list(command), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False
-        )
+        # pw.x leaves CRASH and input_tmp.in in its working folder: run it in a throwaway one.
+        with tempfile.TemporaryDirectory(prefix="tipsurf-qe-version-") as scratch:
+            proc = subprocess.run(
+                list(command), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                check=False, cwd=scratch,
+            )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ConfigurationError(
             f"could not run {' '.join(command)} to read its version ({exc}); set qe_version in the config file"
