@@ -86,6 +86,8 @@ def _read_yaml_mapping(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigurationError(f"configuration file {path} is not valid YAML{where}; fix or remove it") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"configuration file {path} is not UTF-8 text; fix or remove it") from None
     except OSError as exc:
         raise ConfigurationError(f"cannot read configuration file {path}: {exc.strerror}") from None
     if data is None:

@@ -24,6 +24,17 @@ _NUMERIC_KEYS = (
 )
 _REPLACED_KEYS = {"kpoints"}
 _MAPPING_KEYS = ("pseudopotentials", "kpoints", "hubbard_u_eV", "extra")
+_COMMON_KEYS = {"code", "name", "description", "kpoints", "hubbard_u_eV", "dipole_correction"}
+ALLOWED_KEYS: dict[str, set[str]] = {
+    "qe": _COMMON_KEYS
+    | {
+        "pseudopotentials", "ecutwfc_Ry", "ecutrho_Ry", "smearing", "degauss_Ry", "mixing_mode",
+        "mixing_beta", "mixing_ndim", "conv_thr_Ry", "conv_thr_Ry_per_atom", "electron_maxstep",
+        "diagonalization", "spin_polarized", "hubbard_projector", "hubbard_j_eV", "vdw_corr",
+        "slab_vacuum_A", "extra", "scf_recovery",
+    },
+    "vasp": _COMMON_KEYS | {"incar", "calculations", "potcar_functional", "potcar_symbols", "hubbard_l", "hubbard_j_eV"},
+}
 
 
 def known_presets() -> list[str]:
@@ -44,6 +55,11 @@ def validate_preset(preset: dict[str, Any], name: str = "preset") -> dict[str, A
     code = preset.get("code")
     if code not in KNOWN_CODES:
         raise InputError(f"{name} has code {code!r}; it must say 'code: qe' or 'code: vasp'")
+    unknown = sorted(set(preset) - ALLOWED_KEYS[code])
+    if unknown:
+        raise InputError(
+            f"{name}: unknown key(s) {unknown} for code {code}; allowed: {', '.join(sorted(ALLOWED_KEYS[code]))}"
+        )
     for key in _NUMERIC_KEYS:
         value = preset.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):

@@ -74,7 +74,12 @@ def _decode_info(info: dict[str, Any]) -> dict[str, Any]:
         if key == JSON_KEYS:
             continue
         if key in encoded:
-            out[key] = json.loads(value)
+            try:
+                out[key] = json.loads(value)
+            except (TypeError, json.JSONDecodeError):
+                raise InputError(
+                    f"structure metadata '{key}' is not valid JSON; rebuild the file with 'tipsurf build'"
+                ) from None
         elif isinstance(value, np.generic):
             out[key] = value.item()
         else:

@@ -33,6 +33,10 @@ def load_yaml_file(path: str | Path, what: str = "file") -> dict[str, Any]:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise InputError(f"{what} {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{what} {path} is not UTF-8 text (is it a YAML file?)") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
