@@ -66,6 +66,12 @@ def _header_v2(text: str) -> dict[str, str] | None:
 
 
 def _header_v1(text: str) -> dict[str, str] | None:
+    """Parse the positional UPF v1 header.
+
+    Lines (0-based): 0 version, 1 element, 2 type (US/NC/PAW), 3 core correction (T/F),
+    4 functional (four or five tokens, then a comment), 5 Z valence, 6 total energy,
+    7 suggested wfc and rho cut-offs (Ry), 8 l_max, 9 mesh size, ...
+    """
     match = re.search(r"<PP_HEADER>(.*?)</PP_HEADER>", text, re.S)
     if not match:
         return None
@@ -74,10 +80,13 @@ def _header_v1(text: str) -> dict[str, str] | None:
     try:
         out["element"] = lines[1][0]
         out["pseudo_type"] = lines[2][0]
+        out["core_correction"] = lines[3][0]
+        functional = lines[4]
+        cut = next((i for i, tok in enumerate(functional) if "exchange" in tok.lower()), len(functional))
+        out["functional"] = " ".join(functional[: min(cut, 5)])
         out["z_valence"] = lines[5][0]
-        out["functional"] = " ".join(lines[7][:4])
-        out["wfc_cutoff"] = lines[8][0]
-        out["rho_cutoff"] = lines[8][1]
+        out["wfc_cutoff"] = lines[7][0]
+        out["rho_cutoff"] = lines[7][1]
     except IndexError:
         pass
     return out
