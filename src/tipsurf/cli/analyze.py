@@ -111,15 +111,10 @@ def exchange_command(
     launchpad: Optional[str] = typer.Option(None, "--launchpad", help="Launchpad file or URI (default: configured one)."),
 ) -> None:
     """Exchange energy E_ex = E_ap - E_p and force F_ex = F_ap - F_p per (surface, site, tip)."""
-    from tipsurf.analysis.exchange import ROW_COLUMNS, exchange_table
-    from tipsurf.analysis.export import write_csv, write_json
-    from tipsurf.analysis.plots import plot_exchange
+    from tipsurf.analysis.report import write_exchange_report
 
     recs = _load_records(name, records, launchpad)
-    table = exchange_table(recs, d0_A=d0_A, moment_threshold_muB=moment_threshold_muB).as_dict()
-    write_csv(output / "exchange.csv", table["rows"], ROW_COLUMNS)
-    write_json(output / "exchange.json", table)
-    plot_exchange(table, output / "exchange.png")
+    table, _ = write_exchange_report(recs, output, d0_A=d0_A, moment_threshold_muB=moment_threshold_muB)
     _print_flags(table)
     typer.echo(f"{len(table['rows'])} distances, {len(table['excluded'])} excluded record(s); written {output}/exchange.csv, exchange.json, exchange.png")
 
