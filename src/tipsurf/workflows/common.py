@@ -1,0 +1,189 @@
+"""Building blocks shared by the campaign builders: planned points, Fireworks, de-duplication.
+
+A *point* is one calculation of a campaign.  Its key is the deterministic fingerprint of its
+inputs (computed when the campaign is added, by letting the engine write the inputs into a
+scratch folder), so re-adding an identical campaign finds every point already present:
+points with a Firework in the launchpad (any state) or a converged stored result are reported
+as existing and get no new Firework.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fireworks import Firework, Workflow
+
+from tipsurf.errors import InputError
+from tipsurf.workflows import store
+from tipsurf.workflows.launchpad import LaunchpadHandle, calc_dir_for
+from tipsurf.workflows.tasks import AnalysisTask, CalcTask, PostStepTask
+
+SPEC_CAMPAIGN = "_tipsurf_campaign"
+SPEC_FINGERPRINT = "_tipsurf_fingerprint"
+SPEC_POINT = "_tipsurf_point"
+SPEC_ROLE = "_tipsurf_role"
+
+
+@dataclass
+class Point:
+    """One planned calculation."""
+
+    fingerprint: str
+    spec: dict[str, Any]
+    label: str
+    metadata: dict[str, Any]
+    calculation: str = "scf"
+    role: str = "point"
+    warm_start_from: list[str] = field(default_factory=list)
+    relaxed_from: dict[str, str] = field(default_factory=dict)
+    post_steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """What the campaign document keeps about the point."""
+        return {
+            "fingerprint": self.fingerprint,
+            "label": self.label,
+            "role": self.role,
+            "calculation": self.calculation,
+            "metadata": self.metadata,
+        }
+
+
+@dataclass
+class AddReport:
+    """What adding a campaign did."""
+
+    campaign: str
+    kind: str
+    launchpad: str
+    added: list[dict[str, Any]] = field(default_factory=list)
+    existing: list[dict[str, Any]] = field(default_factory=list)
+    workflow_fw_ids: list[int] = field(default_factory=list)
+    analysis_added: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for ``--json`` output."""
+        return dict(self.__dict__)
+
+
+def check_campaign_name(name: str) -> str:
+    """A campaign name is a database key only: non-empty, one line, printable, at most 200 chars.
+
+    Raises
+    ------
+    InputError
+        Empty, too long or containing control characters.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InputError("the campaign name is empty; give --name NAME")
+    if len(name) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InputError(f"campaign name {name[:40]!r} must be one printable line of at most 200 characters")
+    return name
+
+
+def planned_fingerprint(atoms: Any, code: str, preset: dict[str, Any], calculation: str = "scf") -> str:
+    """Fingerprint the engine gives these inputs (inputs written to a scratch folder)."""
+    from tipsurf.engines.base import get_engine
+
+    engine = get_engine(code)
+    with tempfile.TemporaryDirectory(prefix="tipsurf-plan-") as tmp:
+        prepared = engine.write_inputs(atoms, preset, Path(tmp), calculation=calculation)
+    return prepared.fingerprint
+
+
+def derived_fingerprint(base: str, relaxed_from: dict[str, str]) -> str:
+    """Key of a point assembled from relaxed parts: its as-built fingerprint plus theirs."""
+    if not relaxed_from:
+        return base
+    blob = json.dumps({"base": base, "relaxed_from": relaxed_from}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def existing_fingerprints(handle: LaunchpadHandle, fingerprints: list[str]) -> dict[str, str]:
+    """``{fingerprint: state}`` of points already in the launchpad or the results store."""
+    found: dict[str, str] = {}
+    for doc in handle.lp.fireworks.find({f"spec.{SPEC_FINGERPRINT}": {"$in": fingerprints}}, {"state": 1, "spec": 1}):
+        found[doc["spec"][SPEC_FINGERPRINT]] = doc["state"]
+    for doc in handle.db[store.RESULTS].find({"fingerprint": {"$in": fingerprints}, "converged": True}, {"fingerprint": 1}):
+        found.setdefault(doc["fingerprint"], "COMPLETED")
+    return found
+
+
+def calc_firework(
+    point: Point,
+    *,
+    campaign: str,
+    code: str,
+    preset: dict[str, Any],
+    project_dir: Path,
+    walltime_s: float | None = None,
+    parents: list[Firework] | None = None,
+) -> Firework:
+    """The Firework of one point (CalcTask plus its post-steps)."""
+    calc_dir = calc_dir_for(project_dir, point.fingerprint)
+    tasks = [CalcTask(
+        spec=point.spec,
+        code=code,
+        preset=preset,
+        fingerprint=point.fingerprint,
+        calc_dir=str(calc_dir),
+        campaign=campaign,
+        calculation=point.calculation,
+        warm_start_from=list(point.warm_start_from),
+        relaxed_from=dict(point.relaxed_from),
+        walltime_s=walltime_s,
+    )]
+    for post in point.post_steps:
+        tasks.append(PostStepTask(
+            function=post["function"], fingerprint=point.fingerprint, calc_dir=str(calc_dir),
+            kwargs=post.get("kwargs", {}), label=post.get("label"),
+        ))
+    spec = {
+        SPEC_CAMPAIGN: campaign,
+        SPEC_FINGERPRINT: point.fingerprint,
+        SPEC_POINT: {"label": point.label, **point.metadata},
+        SPEC_ROLE: point.role,
+        "_add_launchpad_and_fw_id": True,
+        "_allow_fizzled_parents": True,
+    }
+    if walltime_s:
+        spec["_tipsurf_walltime_s"] = float(walltime_s)
+    return Firework(tasks, spec=spec, name=f"{campaign}: {point.label}", parents=parents or None)
+
+
+def analysis_firework(
+    campaign: str, function: str, kwargs: dict[str, Any], parents: list[Firework], record_filter: str | None = None
+) -> Firework:
+    """The final Firework that computes the campaign's table from its stored records."""
+    task = AnalysisTask(campaign=campaign, function=function, kwargs=kwargs, record_filter=record_filter)
+    spec = {
+        SPEC_CAMPAIGN: campaign,
+        SPEC_ROLE: "analysis",
+        "_add_launchpad_and_fw_id": True,
+        "_allow_fizzled_parents": True,
+    }
+    return Firework([task], spec=spec, name=f"{campaign}: analysis", parents=parents or None)
+
+
+def submit_workflow(
+    handle: LaunchpadHandle,
+    report: AddReport,
+    fireworks: list[Firework],
+    inputs: dict[str, Any],
+    points: list[Point],
+    metadata: dict[str, Any] | None = None,
+) -> AddReport:
+    """Register the campaign, tag reused results and add the workflow (if it has Fireworks)."""
+    store.register_campaign(handle.db, report.campaign, report.kind, inputs, [p.summary() for p in points])
+    store.tag_results(handle.db, [p["fingerprint"] for p in report.existing], report.campaign)
+    if fireworks:
+        wf = Workflow(fireworks, name=f"tipsurf {report.kind}: {report.campaign}", metadata={"tipsurf_campaign": report.campaign, **(metadata or {})})
+        mapping = handle.lp.add_wf(wf)
+        report.workflow_fw_ids = sorted(int(v) for v in mapping.values())
+    handle.flush()
+    return report

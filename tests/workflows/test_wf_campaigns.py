@@ -1,0 +1,141 @@
+"""Workflow construction: the scan graph, de-duplication, the adsorbate campaign, queue scripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import tiny_scan_kwargs
+
+from tipsurf.errors import ConfigurationError, InputError
+from tipsurf.workflows import store
+from tipsurf.workflows.adsorbates import add_adsorbate_campaign
+from tipsurf.workflows.common import SPEC_FINGERPRINT, SPEC_POINT, SPEC_ROLE
+from tipsurf.workflows.launchpad import open_launchpad
+from tipsurf.workflows.queue import submit_campaign
+from tipsurf.workflows.runner import campaign_status
+from tipsurf.workflows.scan import add_distance_scan, parse_distances
+
+
+def _fireworks(project: Path) -> dict[int, dict]:
+    with open_launchpad(project_dir=project) as handle:
+        docs = {d["fw_id"]: d for d in handle.lp.fireworks.find({})}
+        links = handle.lp.workflows.find_one({})["links"]
+    for fw_id, doc in docs.items():
+        doc["children"] = [int(c) for c in links.get(str(fw_id), [])]
+    return docs
+
+
+def test_parse_distances_accepts_lists_and_inclusive_ranges() -> None:
+    assert parse_distances("4.0,4.5, 5") == [4.0, 4.5, 5.0]
+    assert parse_distances("3.5:5.0:0.5") == [3.5, 4.0, 4.5, 5.0]
+    for bad in ("", "4:3:0.5", "a,b", "4.0,4.0", "-1,2"):
+        with pytest.raises(InputError):
+            parse_distances(bad)
+
+
+def test_scan_graph_has_separate_far_to_near_p_and_ap_chains(tmp_path: Path, pseudo_env: Path) -> None:
+    report = add_distance_scan(distances="4.0,4.5,5.0", name="g", project_dir=tmp_path, **tiny_scan_kwargs())
+    assert len(report.added) == 6 and report.analysis_added
+    docs = _fireworks(tmp_path)
+    points = {(d["spec"][SPEC_POINT]["config"], d["spec"][SPEC_POINT]["distance_A"]): d
+              for d in docs.values() if d["spec"][SPEC_ROLE] == "point"}
+    analysis = [d for d in docs.values() if d["spec"][SPEC_ROLE] == "analysis"]
+    assert len(points) == 6 and len(analysis) == 1
+    for config in ("p", "ap"):
+        far, mid, near = points[(config, 5.0)], points[(config, 4.5)], points[(config, 4.0)]
+        assert mid["fw_id"] in far["children"] and near["fw_id"] in mid["children"]
+        assert far["state"] == "READY" and near["state"] == "WAITING"
+        task = near["spec"]["_tasks"][0]
+        # warm start only from the same configuration, nearest finished neighbour first
+        assert task["warm_start_from"] == [mid["spec"][SPEC_FINGERPRINT], far["spec"][SPEC_FINGERPRINT]]
+        assert task["calc_dir"].endswith(f".tipsurf/calcs/{near['spec'][SPEC_FINGERPRINT]}")
+        other = "ap" if config == "p" else "p"
+        for child in far["children"] + mid["children"]:
+            assert child not in {points[(other, d)]["fw_id"] for d in (4.0, 4.5, 5.0)}
+    assert all(analysis[0]["fw_id"] in p["children"] for p in points.values())
+    assert analysis[0]["spec"]["_tasks"][0]["function"] == "tipsurf.analysis.exchange:exchange_table"
+    assert len({p["spec"][SPEC_FINGERPRINT] for p in points.values()}) == 6
+
+
+def test_resubmitting_the_same_scan_adds_nothing(tmp_path: Path, pseudo_env: Path) -> None:
+    first = add_distance_scan(distances="4.5,5.0", name="dup", project_dir=tmp_path, **tiny_scan_kwargs())
+    second = add_distance_scan(distances="4.5,5.0", name="dup", project_dir=tmp_path, **tiny_scan_kwargs())
+    assert len(first.added) == 4 and not second.added and not second.analysis_added
+    assert sorted(p["fingerprint"] for p in second.existing) == sorted(p["fingerprint"] for p in first.added)
+    assert len(_fireworks(tmp_path)) == 5
+    # a wider scan adds only the new distance
+    third = add_distance_scan(distances="4.0,4.5,5.0", name="dup", project_dir=tmp_path, **tiny_scan_kwargs())
+    assert [p["metadata"]["distance_A"] for p in third.added] == [4.0, 4.0] and len(third.existing) == 4
+    status = campaign_status("dup", project_dir=tmp_path)
+    assert status["total"] == 6 and status["counts"]["ready"] == 2 + 2
+
+
+def test_no_warm_start_gives_independent_points(tmp_path: Path, pseudo_env: Path) -> None:
+    add_distance_scan(distances="4.5,5.0", name="cold", warm_start=False, project_dir=tmp_path, **tiny_scan_kwargs())
+    docs = _fireworks(tmp_path)
+    points = [d for d in docs.values() if d["spec"][SPEC_ROLE] == "point"]
+    assert all(d["state"] == "READY" for d in points)
+    assert all(d["spec"]["_tasks"][0]["warm_start_from"] == [] for d in points)
+
+
+def test_pre_steps_feed_every_point(tmp_path: Path, pseudo_env: Path) -> None:
+    report = add_distance_scan(distances="4.5,5.0", name="pre", relax_tip=True, relax_slab=True,
+                               project_dir=tmp_path, **tiny_scan_kwargs())
+    assert len(report.added) == 6
+    docs = _fireworks(tmp_path)
+    relax = {d["spec"][SPEC_ROLE]: d for d in docs.values() if d["spec"][SPEC_ROLE].startswith("relax")}
+    assert set(relax) == {"relax-tip", "relax-surface"}
+    points = [d for d in docs.values() if d["spec"][SPEC_ROLE] == "point"]
+    for role, fw in relax.items():
+        assert fw["spec"]["_tasks"][0]["calculation"] == "relax"
+        # every point depends on the relaxation, directly or through its chain
+        assert all(p["spec"]["_tasks"][0]["relaxed_from"][role.split("-")[1]] == fw["spec"][SPEC_FINGERPRINT] for p in points)
+        assert {p["fw_id"] for p in points if p["spec"][SPEC_POINT]["distance_A"] == 5.0} <= set(fw["children"])
+
+
+def test_adsorbate_campaign_structure(tmp_path: Path, pseudo_env: Path) -> None:
+    report = add_adsorbate_campaign(preset="fast", name="ads", project_dir=tmp_path)
+    # TiHx (5) x sites (2) x MgO thickness (2) + 2 bare slabs + H2
+    assert len(report.added) == 23 and report.analysis_added
+    docs = _fireworks(tmp_path)
+    calcs = [d for d in docs.values() if d["spec"][SPEC_ROLE] != "analysis"]
+    analysis = [d for d in docs.values() if d["spec"][SPEC_ROLE] == "analysis"][0]
+    assert all(d["state"] == "READY" for d in calcs)
+    assert {c["fw_id"] for c in calcs} == set(
+        fw_id for fw_id, d in docs.items() if analysis["fw_id"] in d["children"])
+    assert all(d["spec"]["_tasks"][0]["calculation"] == "relax" for d in calcs)
+    roles = sorted(d["spec"][SPEC_ROLE] for d in calcs)
+    assert roles.count("adsorbate") == 20 and roles.count("slab") == 2 and roles.count("reference") == 1
+    species = {(d["spec"][SPEC_POINT].get("species"), d["spec"][SPEC_POINT].get("site"), d["spec"][SPEC_POINT].get("mgo_layers"))
+               for d in calcs if d["spec"][SPEC_ROLE] == "adsorbate"}
+    assert ("TiH2", "bridge", 3) in species and ("Ti", "o-top", 2) in species
+    post = [t for d in calcs if d["spec"][SPEC_ROLE] != "reference" for t in d["spec"]["_tasks"][1:]]
+    assert len(post) == 22 and all(t["function"] == "tipsurf.analysis.volumetric:qe_density_cubes" for t in post)
+    assert analysis["spec"]["_tasks"][0]["function"] == "tipsurf.analysis.gibbs:energies_from_records"
+    again = add_adsorbate_campaign(preset="fast", name="ads", project_dir=tmp_path)
+    assert not again.added and len(again.existing) == 23
+
+
+def test_slurm_and_pbs_scripts_carry_the_requested_resources(tmp_path: Path, pseudo_env: Path) -> None:
+    add_distance_scan(distances="4.5,5.0", name="q", project_dir=tmp_path, **tiny_scan_kwargs())
+    slurm = submit_campaign("q", "slurm", dry_run=True, reserve=True, njobs=0, project_dir=tmp_path, overrides={
+        "account": "proj42", "queue": "short", "nodes": 2, "ntasks_per_node": 16, "walltime": "01:30:00",
+        "modules": ["quantum-espresso/7.2"], "pw_command": "srun pw.x -nk 2"})
+    assert len(slurm["scripts"]) == 2 == len(slurm["ready_fw_ids"])  # one job per ready point
+    text = Path(slurm["scripts"][0]).read_text()
+    for line in ("#SBATCH --account=proj42", "#SBATCH --partition=short", "#SBATCH --nodes=2",
+                 "#SBATCH --ntasks-per-node=16", "#SBATCH --time=01:30:00", "module load quantum-espresso/7.2",
+                 'TIPSURF_PW_COMMAND="srun pw.x -nk 2"', "TIPSURF_WALLTIME_S=5400", "singleshot --fw_id"):
+        assert line in text, line
+    assert "$$" not in text
+    pbs = submit_campaign("q", "pbs", dry_run=True, project_dir=tmp_path, overrides={
+        "account": "abc", "queue": "workq", "nodes": 3, "ntasks_per_node": 8, "walltime": "10:00:00"})
+    text = Path(pbs["scripts"][0]).read_text()
+    for line in ("#PBS -A abc", "#PBS -q workq", "#PBS -l nodes=3:ppn=8", "#PBS -l walltime=10:00:00", "rlaunch", "rapidfire"):
+        assert line in text, line
+    with pytest.raises(ConfigurationError):  # compute nodes cannot share the embedded store
+        submit_campaign("q", "slurm", project_dir=tmp_path)
+    with open_launchpad(project_dir=tmp_path) as handle:  # dry runs reserve nothing
+        assert handle.lp.fireworks.count_documents({"state": "RESERVED"}) == 0
+        assert store.get_campaign(handle.db, "q")["kind"] == "distance_scan"

@@ -1,0 +1,169 @@
+"""A real distance scan with pw.x through the embedded launchpad (tiny 5-atom junction).
+
+Model: 1-atom Fe tip over a one-sided 1-W-layer Mn/W(110) c(2x2) cell, Gamma point,
+20/160 Ry, 0.1 Ry smearing, conv_thr 1e-5 Ry: physically crude, but a real junction SCF that
+exercises the whole chain (inputs -> custodian -> parse -> store -> E_ex/F_ex table).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from conftest import SHARED, require_pw, tiny_scan_kwargs
+
+from tipsurf.workflows import store
+from tipsurf.workflows.launchpad import open_launchpad
+from tipsurf.workflows.runner import campaign_status, run_campaign
+from tipsurf.workflows.scan import add_distance_scan
+
+pytestmark = pytest.mark.pwx
+
+RY_MEV = 13605.693
+KILLER_RUN = "import sys; from tipsurf.workflows.runner import run_campaign; run_campaign(sys.argv[1], project_dir=sys.argv[2])"
+
+
+@pytest.fixture(scope="module")
+def tiny_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    if not (SHARED / "pseudo").is_dir():
+        pytest.skip(f"needs the shared pseudopotentials in {SHARED / 'pseudo'}")
+    require_pw()
+    home = tmp_path_factory.mktemp("wf-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TIPSURF_PSEUDO_DIR", str(SHARED / "pseudo"))
+        mp.setenv("TIPSURF_CONFIG", str(home / "config.yaml"))
+        mp.setenv("TIPSURF_CACHE_DIR", str(home / "cache"))
+        mp.setenv("OMP_NUM_THREADS", "1")
+        mp.delenv("TIPSURF_LAUNCHPAD", raising=False)
+        yield home
+
+
+@pytest.fixture(scope="module")
+def warm_scan(tiny_env: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two distances x p/ap with warm start, run to the end with a progress callback."""
+    project = tmp_path_factory.mktemp("scan-warm")
+    add_distance_scan(distances="5.0,4.5", name="warm", project_dir=project, **tiny_scan_kwargs())
+    events: list[dict[str, Any]] = []
+    out = run_campaign("warm", progress=events.append, project_dir=project)
+    with open_launchpad(project_dir=project) as handle:
+        records = store.campaign_records(handle.db, "warm")
+        campaign = store.get_campaign(handle.db, "warm")
+    return {"project": project, "out": out, "events": events, "records": records, "campaign": campaign}
+
+
+def _by_point(records: list[dict[str, Any]]) -> dict[tuple[str, float], dict[str, Any]]:
+    return {(r["metadata"]["config"], r["metadata"]["distance_A"]): r for r in records}
+
+
+def test_scan_runs_end_to_end_and_stores_records_and_exchange_table(warm_scan: dict[str, Any]) -> None:
+    status = warm_scan["out"]["status"]
+    assert status["counts"]["done"] == 4 and status["counts"]["failed"] == 0
+    assert status["analysis_state"] == "COMPLETED"
+    records = _by_point(warm_scan["records"])
+    assert set(records) == {("p", 5.0), ("p", 4.5), ("ap", 5.0), ("ap", 4.5)}
+    for rec in records.values():
+        assert rec["converged"] and rec["energy_eV"] < 0
+        assert rec["_campaigns"] == ["warm"]
+        assert rec["_provenance"]["code_version"] and rec["_provenance"]["pseudopotentials"]["Fe"]["md5"]
+        assert rec["_spec"]["kind"] == "junction"
+        assert Path(rec["_calc_dir"]).name == rec["fingerprint"]
+    table = warm_scan["campaign"]["analysis"]["table"]
+    rows = {row["d_A"]: row for row in table["rows"]}
+    assert set(rows) == {4.5, 5.0}
+    for d, row in rows.items():
+        if row["valid"]:
+            assert row["E_ex_eV"] == pytest.approx(records[("ap", d)]["energy_eV"] - records[("p", d)]["energy_eV"], abs=1e-9)
+        else:  # never a number from an invalid point
+            assert row["E_ex_eV"] is None and row["flags"]
+    # the progress callback saw every rocket start and finish
+    starts = [e for e in warm_scan["events"] if e["event"] == "start"]
+    assert len(starts) == 5 and warm_scan["events"][-1]["counts"]["done"] == 4
+
+
+def test_warm_start_stays_within_one_configuration(warm_scan: dict[str, Any]) -> None:
+    records = _by_point(warm_scan["records"])
+    for config in ("p", "ap"):
+        assert records[(config, 5.0)]["_warm_start_from"] is None
+        assert records[(config, 4.5)]["_warm_start_from"] == records[(config, 5.0)]["fingerprint"]
+
+
+def test_resubmitting_a_finished_scan_adds_and_recomputes_nothing(warm_scan: dict[str, Any], pseudo_env: Path) -> None:
+    project = warm_scan["project"]
+    again = add_distance_scan(distances="5.0,4.5", name="warm", project_dir=project, **tiny_scan_kwargs())
+    assert not again.added and {p["state"] for p in again.existing} == {"COMPLETED"}
+    assert run_campaign("warm", project_dir=project)["rockets"] == 0
+
+
+def _pw_processes_in(folder: Path) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if str(Path(os.readlink(entry / "cwd"))).startswith(str(folder)):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _wait_for_scf(project: Path, timeout_s: float = 600) -> None:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        for out in (project / ".tipsurf" / "calcs").glob("*/pw.out"):
+            if out.read_text(errors="replace").count("estimated scf accuracy") >= 2:
+                return
+        time.sleep(0.5)
+    pytest.fail("pw.x did not start iterating in time")
+
+
+@pytest.fixture(scope="module")
+def cold_after_kill(warm_scan: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The p point at d = 4.5 without warm start, killed (SIGKILL) mid-SCF and resumed."""
+    project = tmp_path_factory.mktemp("killed")
+    kwargs = {**tiny_scan_kwargs(), "vacuum_above_tip_A": 5.5}  # the cell of the 5.0/4.5 scan
+    add_distance_scan(distances="4.5", configs=["p"], name="kill", warm_start=False, project_dir=project, **kwargs)
+    proc = subprocess.Popen([sys.executable, "-c", KILLER_RUN, "kill", str(project)],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_scf(project)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for pid in _pw_processes_in(project):  # pw.x started by the killed run, if it outlived it
+            os.kill(pid, signal.SIGKILL)
+    # saved as RUNNING when it was killed; whoever opens the store next puts it back to READY
+    before = campaign_status("kill", project_dir=project)
+    out = run_campaign("kill", project_dir=project)
+    with open_launchpad(project_dir=project) as handle:
+        cold = store.campaign_records(handle.db, "kill")[0]
+    return {"before": before, "out": out, "cold": cold}
+
+
+def test_killed_run_is_recovered_and_resumed(cold_after_kill: dict[str, Any]) -> None:
+    before, out = cold_after_kill["before"], cold_after_kill["out"]
+    assert len(before["recovered"]) == 1
+    assert before["counts"]["done"] == 0 and before["counts"]["ready"] == 1 and before["counts"]["running"] == 0
+    assert out["status"]["counts"]["done"] == 1 and out["status"]["analysis_state"] == "COMPLETED"
+    assert cold_after_kill["cold"]["converged"]
+
+
+def test_warm_and_cold_start_give_the_same_result(warm_scan: dict[str, Any], cold_after_kill: dict[str, Any]) -> None:
+    cold = cold_after_kill["cold"]
+    warm = _by_point(warm_scan["records"])[("p", 4.5)]
+    assert cold["fingerprint"] == warm["fingerprint"]  # the same calculation ...
+    assert cold["_warm_start_from"] is None and warm["_warm_start_from"]
+    assert abs(cold["energy_eV"] - warm["energy_eV"]) * 1e3 < 1.0  # ... gives the same energy (meV)
+
+
+@pytest.mark.xfail(strict=False, reason="measured on the 5-atom model: the neighbour's raw density (tip 0.5 A away) "
+                   "is a worse start than atomic densities (p at d = 4.5 A: 53 warm vs 30 cold SCF iterations)")
+def test_warm_start_saves_scf_iterations(warm_scan: dict[str, Any], cold_after_kill: dict[str, Any]) -> None:
+    warm = _by_point(warm_scan["records"])[("p", 4.5)]
+    assert warm["n_scf"] < cold_after_kill["cold"]["n_scf"]
