@@ -161,8 +161,14 @@ def plan_scan_points(
     vacuum_above_tip_A: float = 10.0,
     warm_start: bool = True,
     relaxed_from: dict[str, str] | None = None,
+    junction_options: dict[str, Any] | None = None,
 ) -> dict[str, list[Point]]:
-    """Points of every configuration, farthest first, with their warm-start neighbours (one cell)."""
+    """Points of every configuration, farthest first, with their warm-start neighbours.
+
+    A floating tip keeps one cell for the whole scan (the vacuum above the tip grows as it
+    approaches); ``junction_options`` are further :class:`JunctionSpec` fields such as
+    ``connected_bond_A`` (a connected junction, whose cell height follows d).
+    """
     from tipsurf.structures.specs import JunctionSpec
 
     chains: dict[str, list[Point]] = {}
@@ -173,7 +179,7 @@ def plan_scan_points(
             # one cell for the whole scan: the vacuum above the tip grows as the tip approaches
             vacuum = round(vacuum_above_tip_A + (d_max - d), DISTANCE_DECIMALS + 2)
             spec = JunctionSpec(surface=surface, tip=tip, site=site, site_index=site_index, distance_A=d,
-                                config=config, vacuum_above_tip_A=vacuum)
+                                config=config, vacuum_above_tip_A=vacuum, **(junction_options or {}))
             base = planned_fingerprint(spec.build(), code, preset)
             fp = derived_fingerprint(base, relaxed_from or {})
             meta = {"distance_A": d, "config": config, "site": site, "site_index": site_index}
@@ -201,6 +207,7 @@ def add_distance_scan(
     relax_slab: bool = False,
     walltime_s: float | None = None,
     d0_A: float = 5.0,
+    junction_options: dict[str, Any] | None = None,
     launchpad: str | Path | None = None,
     project_dir: str | Path | None = None,
 ) -> AddReport:
@@ -230,6 +237,9 @@ def add_distance_scan(
         Wall time per calculation passed to the code (clean stop and restart by custodian).
     d0_A
         Reference distance of Δd = d − d0 in the analysis table.
+    junction_options
+        Further :class:`~tipsurf.structures.specs.JunctionSpec` fields, e.g.
+        ``{"connected_bond_A": 2.05}`` for a tip bonded to the slab's periodic image.
     launchpad, project_dir
         See :func:`tipsurf.workflows.launchpad.open_launchpad`.
 
@@ -256,13 +266,15 @@ def add_distance_scan(
     relax = _relax_points(surface, tip, code, merged, relax_tip, relax_slab)
     relaxed_from = {role: p.fingerprint for role, p in relax.items()}
     chains = plan_scan_points(surface, tip, site, dists, configs, code, merged, site_index=site_index,
-                              vacuum_above_tip_A=vacuum_above_tip_A, warm_start=warm, relaxed_from=relaxed_from)
+                              vacuum_above_tip_A=vacuum_above_tip_A, warm_start=warm, relaxed_from=relaxed_from,
+                              junction_options=junction_options)
     all_points = [*relax.values(), *(p for chain in chains.values() for p in chain)]
     inputs = {
         "surface": surface.as_dict(), "tip": tip.as_dict(), "site": site, "site_index": site_index,
         "distances_A": dists, "configs": configs, "code": code, "preset": merged,
         "warm_start": warm, "relax_tip": relax_tip, "relax_slab": relax_slab, "d0_A": d0_A,
         "vacuum_above_tip_A": vacuum_above_tip_A, "walltime_s": walltime_s,
+        "junction_options": dict(junction_options or {}),
     }
     with open_launchpad(launchpad, project_dir) as handle:
         report = AddReport(name, "distance_scan", handle.describe())
