@@ -41,11 +41,12 @@ from tipsurf.engines.qe.inputs import (
 from tipsurf.engines.qe.job import CORRECTIONS_FILE, PW_STDERR, read_corrections, run_pw
 from tipsurf.engines.qe.outputs import PwOutput, parse_projwfc_output, parse_pw_output
 from tipsurf.engines.qe.pseudo import UpfInfo, resolve_pseudopotentials
+from tipsurf.engines.qe.restart import plan_restart, shift_density_for_new_cell
 from tipsurf.engines.qe.version import parse_version, qe_version
 from tipsurf.engines.record import CalcResult
 from tipsurf.errors import CalculationFailedError, ConfigurationError, InputError, OutputError
 
-__all__ = ["QEEngine", "build_namelists"]
+__all__ = ["QEEngine", "build_namelists", "prepare_restart"]
 
 STRUCTURE_FILE = "structure.json"
 RESULT_FILE = "tipsurf_result.json"
@@ -189,6 +190,53 @@ def copy_restart_data(source: str | Path, directory: Path) -> list[str]:
     return copied
 
 
+def _source_structure(source: Path) -> tuple[Atoms | None, dict[str, Any]]:
+    """Structure and metadata of the calculation in ``source`` (a folder or its outdir), if known."""
+    for folder in (source, source.parent) if source.name == OUTDIR else (source,):
+        if (folder / STRUCTURE_FILE).is_file():
+            atoms = ase_read(str(folder / STRUCTURE_FILE), format="json")
+            metadata = dict(atoms.info)
+            if (folder / CALC_FILE).is_file():
+                metadata = json.loads((folder / CALC_FILE).read_text()).get("metadata") or metadata
+            return atoms, metadata
+    return None, {}
+
+
+def prepare_restart(source: str | Path, directory: Path, atoms: Atoms, ecutrho_Ry: float) -> dict[str, Any]:
+    """Put the starting density of ``source`` into ``directory``, adapted to a changed cell.
+
+    Same cell: plain copy.  Junction whose cell height changed with the distance: the
+    density above the gap mid-plane is shifted (:mod:`tipsurf.engines.qe.restart`).
+    Otherwise, or if the density cannot be read for shifting: cold start.
+
+    Returns
+    -------
+    dict
+        ``restart_method`` (copy, shifted, cold-fallback), ``restart_note``,
+        ``restart_files`` and ``restart_diagnostics`` (electron counts of a shift, or None).
+    """
+    source = Path(source)
+    old_atoms, old_metadata = _source_structure(source)
+    plan = plan_restart(old_atoms, old_metadata, atoms)
+    result: dict[str, Any] = {"restart_method": plan.method, "restart_note": plan.note,
+                              "restart_files": [], "restart_diagnostics": None}
+    if plan.method == "copy":
+        result["restart_files"] = copy_restart_data(source, directory)
+    elif plan.method == "shifted":
+        save = source / OUTDIR / f"{PREFIX}.save" if (source / OUTDIR).is_dir() else source / f"{PREFIX}.save"
+        try:
+            diagnostics = shift_density_for_new_cell(
+                save, directory / OUTDIR / f"{PREFIX}.save", old_atoms.cell.array, atoms.cell.array,
+                float(plan.z_split_A), ecutrho_Ry, gamma_only=False,  # tipsurf always writes K_POINTS automatic
+            )
+        except InputError as err:  # e.g. an HDF5 density: start cold rather than stop the scan
+            result.update(restart_method="cold-fallback", restart_note=f"shifted restart impossible: {err}")
+            return result
+        result["restart_files"] = diagnostics.pop("files")
+        result["restart_diagnostics"] = diagnostics
+    return result
+
+
 def _write_structure(atoms: Atoms, path: Path) -> None:
     clean = atoms.copy()
     clean.info = _json_safe(dict(atoms.info))
@@ -263,10 +311,10 @@ class QEEngine:
         directory.mkdir(parents=True, exist_ok=True)
         for name in _STALE:
             (directory / name).unlink(missing_ok=True)
-        restart_files: list[str] = []
+        restart = {"restart_method": "none", "restart_note": "", "restart_files": [], "restart_diagnostics": None}
         if restart_from is not None:
-            restart_files = copy_restart_data(restart_from, directory)
-            namelists["electrons"]["startingpot"] = "file"
+            restart = prepare_restart(restart_from, directory, atoms, float(namelists["system"]["ecutrho"]))
+            namelists["electrons"]["startingpot"] = "atomic" if restart["restart_method"] == "cold-fallback" else "file"
             namelists["electrons"]["startingwfc"] = "atomic+random"
         text = render_pw_input(namelists, split, atoms, mesh, shift, hub_card)
         physical = {k: v for k, v in preset.items() if k not in NON_PHYSICAL_KEYS}
@@ -291,7 +339,7 @@ class QEEngine:
             "species_labels": split.labels,
             "calculation": calculation,
             "restart_from": str(Path(restart_from).resolve()) if restart_from is not None else None,
-            "restart_files": restart_files,
+            **restart,
             "walltime_s": walltime_s,
             "scf_recovery": preset.get("scf_recovery"),
         }
@@ -350,6 +398,7 @@ class QEEngine:
             "species": info.get("species"),
             "parameters": info.get("parameters"),
             "restart_from": info.get("restart_from"),
+            "restart_method": info.get("restart_method"),
         }
         if not out.converged:
             extra["unconverged_last_iteration"] = {
