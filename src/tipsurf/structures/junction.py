@@ -7,6 +7,16 @@ it is measured from the same Mn plane.  The cell height is chosen so that
 ``vacuum_above_tip_A`` separates the topmost tip atom from the periodic image of the slab's
 lowest atom; the slab's lateral cell is kept.
 
+Connected junction (``connected_bond_A`` set): instead of a vacuum above the tip, the cell is
+closed so that the tip's top layer sits ``connected_bond_A`` (vertically) below the bottom layer
+of the slab's periodic image, at the bcc stacking sites (hollows) of that layer: the image slab's
+underside supports the tip, there is no vacuum anywhere, and the cell height is slab thickness +
+d + tip height + bond.  If the registry needs it, the third cell vector gets an in-plane
+component (a translation of the slab's layer lattice); it is vertical for the usual cases.  This
+needs a ``bcc110`` tip on a 1x1 surface cell with the surface's lattice constant.  It is the
+model that converges in pw.x for tiny demo cells, where a floating tip (isolated metal pieces
+across a vacuum) charge-sloshes forever.
+
 Magnetism: the surface moments are left untouched.  For ``config='p'`` the sign of the apex
 moment equals the sign of the site's reference atom(s); for ``'ap'`` it is opposite.  The
 whole tip is flipped when needed, so a Mn apex stays antiparallel to its Fe base.
@@ -29,6 +39,8 @@ from tipsurf.structures.checks import check_min_distance, require_choice, requir
 CONFIGS: tuple[str, ...] = ("p", "ap")
 #: Smallest accepted vacuum between the tip top and the image of the slab bottom (Angstrom).
 MIN_VACUUM_ABOVE_TIP_A = 3.0
+#: Accepted range of the vertical tip-top-layer to image-slab distance (Angstrom).
+CONNECTED_BOND_RANGE_A: tuple[float, float] = (1.0, 4.0)
 
 
 def _fixed(atoms: Atoms) -> list[int]:
@@ -72,6 +84,7 @@ def build_junction(
     distance_A: float = 5.0,
     config: str = "p",
     vacuum_above_tip_A: float = 10.0,
+    connected_bond_A: float | None = None,
 ) -> Atoms:
     """Place ``tip`` with its apex ``distance_A`` above a site of ``surface``.
 
@@ -89,19 +102,26 @@ def build_junction(
     config
         ``p`` (apex parallel to the reference atoms) or ``ap``.
     vacuum_above_tip_A
-        Vacuum between the tip's top atom and the periodic image of the slab bottom.
+        Vacuum between the tip's top atom and the periodic image of the slab bottom
+        (ignored for a connected junction).
+    connected_bond_A
+        None (default): floating tip with ``vacuum_above_tip_A``.  A value: connected
+        junction, the tip's top layer this far below the image slab's bottom layer, at its
+        hollow (bcc stacking) sites; needs a bcc110 tip on a 1x1 surface (see module doc).
 
     Returns
     -------
     ase.Atoms
         Surface atoms first, then the tip.  ``info`` has ``kind='junction'``, ``site``,
         ``site_index``, ``distance_A``, ``config``, ``apex_index``, ``tip_indices``,
-        ``reference_indices``, ``surface``, ``tip``, ``tip_layers``, ``tip_base`` and more.
+        ``reference_indices``, ``surface``, ``tip``, ``tip_layers``, ``tip_base``,
+        ``connected_bond_A`` (None for a floating tip) and more.
 
     Raises
     ------
     InputError
-        Bad site/index/config, d <= 0, too little vacuum, atoms closer than 1.5 A.
+        Bad site/index/config, d <= 0, too little vacuum, atoms closer than 1.5 A, a
+        connected junction with a tip/surface that cannot be connected.
     """
     require_choice("config", config, CONFIGS)
     require_positive("distance_A (apex-surface distance)", distance_A)
@@ -120,12 +140,77 @@ def build_junction(
     tip_atoms = _oriented_tip(tip, apex_local, ref_sign if config == "p" else -ref_sign)
     target = np.array([*entry["xy_A"], float(surface.info["surface_z_A"]) + distance_A])
     tip_atoms.positions += target - tip_atoms.positions[apex_local]
-    atoms, shift_z = _assemble(surface, tip_atoms, vacuum_above_tip_A)
+    if connected_bond_A is None:
+        atoms, shift_z = _assemble(surface, tip_atoms, vacuum_above_tip_A)
+    else:
+        _check_connectable(surface, tip, connected_bond_A)
+        atoms, shift_z = _assemble_connected(surface, tip_atoms, float(connected_bond_A))
     atoms.set_constraint(FixAtoms(indices=_fixed(surface) + [n_surf + i for i in _fixed(tip)]))
     atoms.info = _junction_info(surface, tip, entry, site, site_index, distance_A, config, refs, n_surf)
     atoms.info["surface_z_A"] = float(surface.info["surface_z_A"]) + shift_z
+    atoms.info["connected_bond_A"] = None if connected_bond_A is None else float(connected_bond_A)
     check_min_distance(atoms, what=f"junction ({site} {site_index}, d = {distance_A} A)")
     return atoms
+
+
+def _check_connectable(surface: Atoms, tip: Atoms, bond_A: float) -> None:
+    """InputError unless a bcc110 tip, a 1x1 surface with the tip's lattice constant, a sane bond."""
+    low, high = CONNECTED_BOND_RANGE_A
+    if isinstance(bond_A, bool) or not isinstance(bond_A, (int, float)) or not low <= bond_A <= high:
+        raise InputError(f"connected_bond_A must be a number between {low} and {high} A (about 2 for Fe on W), got {bond_A!r}")
+    if tip.info.get("tip_shape") != "bcc110" or int(tip.info.get("tip_layers", 0)) < 2:
+        raise InputError("a connected junction needs a tip of shape 'bcc110' with at least 2 layers (its top layer bonds to the slab image)")
+    if list(surface.info.get("size", [])) != [1, 1]:
+        raise InputError(f"a connected junction needs a 1x1 surface cell (the bcc110 tip layers fill it), got size {surface.info.get('size')}")
+    surface_a = float(surface.info.get("a_A", 0.0))
+    if abs(float(tip.info.get("a_A", 0.0)) - surface_a) > 1e-6:
+        raise InputError(
+            f"a connected junction needs a pseudomorphic tip: set the tip a_A to the surface's {surface_a} A "
+            f"(got {tip.info.get('a_A')})"
+        )
+
+
+def _layer(atoms: Atoms, top: bool) -> np.ndarray:
+    """Indices of the topmost (or bottommost) atomic layer (within 0.1 A)."""
+    z = atoms.positions[:, 2]
+    edge = z.max() if top else z.min()
+    return np.flatnonzero(np.abs(z - edge) < 0.1)
+
+
+def _registry_offset(slab: Atoms, tip: Atoms) -> np.ndarray:
+    """In-plane part of the third cell vector that puts the tip top layer at the image's hollows.
+
+    The bcc stacking site of a (110) layer is its atom position + (a/2, 0); the offset is
+    reduced modulo the layer lattice (a, 0), (a/2, a*sqrt(2)/2) to the shortest vector.
+    """
+    a = float(slab.info["a_A"])
+    half_b = a * np.sqrt(2.0) / 2.0
+    top_xy = tip.positions[_layer(tip, top=True)[0], :2]
+    bottom_xy = slab.positions[_layer(slab, top=False)[0], :2]
+    raw = top_xy - bottom_xy - np.array([a / 2.0, 0.0])
+    n2 = np.round(raw[1] / half_b)
+    rest = raw - n2 * np.array([a / 2.0, half_b])
+    rest[0] -= np.round(rest[0] / a) * a
+    return np.where(np.abs(rest) < 1e-9, 0.0, rest)
+
+
+def _assemble_connected(surface: Atoms, tip: Atoms, bond_A: float) -> tuple[Atoms, float]:
+    """Surface + tip with the tip's top layer bonded to the slab image; also the z shift."""
+    slab = surface.copy()
+    slab.set_constraint()
+    bare_tip = tip.copy()
+    bare_tip.set_constraint()
+    slab_bottom = slab.positions[:, 2].min()
+    tip_top = bare_tip.positions[:, 2].max()
+    atoms = slab + bare_tip
+    cell = slab.cell.array.copy()
+    offset = _registry_offset(slab, bare_tip)
+    cell[2] = [offset[0], offset[1], tip_top - slab_bottom + bond_A]
+    atoms.set_cell(cell)
+    atoms.pbc = True
+    shift_z = bond_A / 2.0 - slab_bottom
+    atoms.positions[:, 2] += shift_z
+    return atoms, float(shift_z)
 
 
 def _oriented_tip(tip: Atoms, apex_local: int, wanted_sign: int) -> Atoms:
@@ -180,6 +265,7 @@ def _junction_info(
             "tip_base": tip.info.get("tip_base"),
             "tip_layers": int(tip.info.get("tip_layers", 0)),
             "tip_a_A": float(tip.info.get("a_A", 0.0)),
+            "tip_shape": tip.info.get("tip_shape", "pyramid"),
         }
     )
     return info

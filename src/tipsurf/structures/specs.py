@@ -24,7 +24,7 @@ from tipsurf.structures.checks import require_choice, require_int, require_posit
 from tipsurf.structures.junction import CONFIGS, MIN_VACUUM_ABOVE_TIP_A, build_junction
 from tipsurf.structures.mgo_ag100 import AG_O_INTERFACE_A, MGO_SPACING_A, build_mgo_ag100
 from tipsurf.structures.mn_w110 import build_mn_w110
-from tipsurf.structures.tip import APEX_ELEMENTS, BASE_ELEMENTS, MAX_TIP_LAYERS, build_tip
+from tipsurf.structures.tip import APEX_ELEMENTS, BASE_ELEMENTS, MAX_TIP_LAYERS, TIP_SHAPES, build_tip
 
 MN_W110_SITES: tuple[str, ...] = ("top", "hollow")
 
@@ -86,12 +86,14 @@ class _SpecBase:
 
 @dataclass(frozen=True)
 class TipSpec(_SpecBase):
-    """bcc(001) pyramidal tip (see :func:`tipsurf.structures.tip.build_tip`)."""
+    """bcc(001) pyramid or bcc(110) layer tip (see :func:`tipsurf.structures.tip.build_tip`)."""
 
     apex: str = "Fe"
     layers: int = 3
     base: str = "Fe"
     a_A: float = 2.85
+    shape: str = "pyramid"
+    layer_spacing_A: float | None = None
     kind: ClassVar[str] = "tip"
 
     def __post_init__(self) -> None:
@@ -100,20 +102,29 @@ class TipSpec(_SpecBase):
         require_int("tip layers", self.layers, 1, MAX_TIP_LAYERS)
         _set(self, "layers", int(self.layers))
         _as_float(self, "a_A")
+        require_choice("tip shape", self.shape, TIP_SHAPES)
+        if self.layer_spacing_A is not None:
+            _as_float(self, "layer_spacing_A")
 
     def build(self) -> Atoms:
         """Build the isolated tip."""
-        atoms = build_tip(self.apex, self.layers, self.base, self.a_A)
+        atoms = build_tip(
+            self.apex, self.layers, self.base, self.a_A, shape=self.shape, layer_spacing_A=self.layer_spacing_A
+        )
         atoms.info["spec"] = self.as_dict()
         return atoms
 
     def label(self) -> str:
-        """E.g. ``Fe3``, ``Mn3`` (Fe base), ``Co4-Cr-a2.91``."""
+        """E.g. ``Fe3``, ``Mn3`` (Fe base), ``Co4-Cr-a2.91``, ``Fe2-b110-a3.17-s2`` (bcc110 shape)."""
         text = f"{self.apex}{self.layers}"
         if self.base != "Fe":
             text += f"-{self.base}"
+        if self.shape != "pyramid":
+            text += "-b110"
         if not math.isclose(self.a_A, 2.85):
             text += f"-a{_num(self.a_A)}"
+        if self.layer_spacing_A is not None:
+            text += f"-s{_num(self.layer_spacing_A)}"
         return text
 
 
@@ -209,7 +220,13 @@ class MgOAg100Spec(_SpecBase):
 
 @dataclass(frozen=True)
 class JunctionSpec(_SpecBase):
-    """Tip over a site of Mn/W(110) at distance d (see :func:`build_junction`)."""
+    """Tip over a site of Mn/W(110) at distance d (see :func:`build_junction`).
+
+    ``connected_bond_A`` None: floating tip with ``vacuum_above_tip_A`` above it.  A value:
+    connected junction (no vacuum; the tip's top layer that far below the slab image's bottom
+    layer, at its hollows); needs ``TipSpec(shape='bcc110', layers >= 2, a_A = surface a_A)``
+    and a 1x1 surface.
+    """
 
     surface: MnW110Spec = field(default_factory=lambda: MnW110Spec(size=(3, 2)))
     tip: TipSpec = field(default_factory=TipSpec)
@@ -218,6 +235,7 @@ class JunctionSpec(_SpecBase):
     distance_A: float = 5.0
     config: str = "p"
     vacuum_above_tip_A: float = 10.0
+    connected_bond_A: float | None = None
     kind: ClassVar[str] = "junction"
 
     def __post_init__(self) -> None:
@@ -234,6 +252,8 @@ class JunctionSpec(_SpecBase):
         if not isinstance(self.vacuum_above_tip_A, (int, float)) or self.vacuum_above_tip_A < MIN_VACUUM_ABOVE_TIP_A:
             raise InputError(f"vacuum_above_tip_A must be >= {MIN_VACUUM_ABOVE_TIP_A} A, got {self.vacuum_above_tip_A!r}")
         _set(self, "vacuum_above_tip_A", float(self.vacuum_above_tip_A))
+        if self.connected_bond_A is not None:
+            _as_float(self, "connected_bond_A")
         self._assemble()  # geometric validation (site index range, clashes)
 
     @classmethod
@@ -248,7 +268,7 @@ class JunctionSpec(_SpecBase):
     def _assemble(self) -> Atoms:
         return build_junction(
             self.surface.build(), self.tip.build(), self.site, self.site_index,
-            self.distance_A, self.config, self.vacuum_above_tip_A,
+            self.distance_A, self.config, self.vacuum_above_tip_A, self.connected_bond_A,
         )
 
     def build(self) -> Atoms:
@@ -258,8 +278,11 @@ class JunctionSpec(_SpecBase):
         return atoms
 
     def label(self) -> str:
-        """E.g. ``Fe3-top0-d4.500-p``."""
-        return f"{self.tip.label()}-{self.site}{self.site_index}-d{self.distance_A:.3f}-{self.config}"
+        """E.g. ``Fe3-top0-d4.500-p``; connected: ``Fe2-b110-a3.17-s2-top0-d4.500-cb2.05-p``."""
+        text = f"{self.tip.label()}-{self.site}{self.site_index}-d{self.distance_A:.3f}"
+        if self.connected_bond_A is not None:
+            text += f"-cb{_num(self.connected_bond_A)}"
+        return f"{text}-{self.config}"
 
 
 @dataclass(frozen=True)

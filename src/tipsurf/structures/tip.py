@@ -1,4 +1,6 @@
-"""bcc(001) pyramidal STM tip: layers of 1, 4, 9, 16 ... atoms, apex pointing down (-z).
+"""STM tips with the apex pointing down (-z): bcc(001) pyramids and bcc(110) layer tips.
+
+Shape ``pyramid`` (default): bcc(001) pyramid, layers of 1, 4, 9, 16 ... atoms.
 
 Layer ``k`` (k = 0 is the apex) is a (k+1) x (k+1) square of atoms with the in-plane spacing
 ``a`` (the bcc lattice constant), centred on the apex; consecutive layers are a/2 apart, which
@@ -13,6 +15,16 @@ Conventions
 * Moments: ferromagnetic base (+ default moment of the base element); the apex keeps the same
   sign unless it couples antiparallel (a Mn or Cr apex on another base), then it is negative.
 * Constraints: apex and next layer free, deeper layers fixed (:class:`ase.constraints.FixAtoms`).
+
+Shape ``bcc110``: an apex atom under layers of the rectangular c(2x2) cell of bcc(110)
+(x || [001], y || [1-10], in-plane lattice ``a`` x ``a*sqrt(2)``), made to fit a 1x1 Mn/W(110)
+cell (pseudomorphic: ``a`` is the surface's lattice constant).  Layer k >= 1 holds 2 atoms at
+``k*(a/2, 0) + {(0, 0), (a/2, a*sqrt(2)/2)}`` relative to the apex (modulo the cell), i.e. the
+bcc(110) stacking continued upward from the apex, ``layer_spacing_A`` apart (default the bulk
+a/sqrt(2)).  The apex thus sits below a bcc stacking site of the first layer, with 4 nearest
+neighbours there once the layer is repeated periodically.  Only the top layer is fixed (it is
+the tip's support).  Such a tip is meant for :func:`tipsurf.structures.junction.build_junction`
+in a 1x1 cell, in particular the connected junction (tip top layer bonded to the slab image).
 """
 
 from __future__ import annotations
@@ -33,6 +45,13 @@ BASE_ELEMENTS: tuple[str, ...] = ("Fe", "Cr", "Co", "Ni", "Mn", "W")
 FREE_LAYERS: int = 2
 #: Largest number of layers accepted (1 + 4 + ... + 36 = 91 atoms).
 MAX_TIP_LAYERS: int = 6
+#: Tip shapes: bcc(001) pyramid, bcc(110) layers of the c(2x2) cell.
+TIP_SHAPES: tuple[str, ...] = ("pyramid", "bcc110")
+
+
+def default_layer_spacing(shape: str, a_A: float) -> float:
+    """Bulk bcc interlayer spacing of a tip shape: a/2 along [001], a/sqrt(2) along [110]."""
+    return a_A / 2.0 if shape == "pyramid" else a_A / np.sqrt(2.0)
 
 
 def tip_layer_sizes(layers: int) -> list[int]:
@@ -54,37 +73,55 @@ def build_tip(
     base: str = "Fe",
     a_A: float = 2.85,
     vacuum_A: float = 6.0,
+    shape: str = "pyramid",
+    layer_spacing_A: float | None = None,
 ) -> Atoms:
-    """Build a bcc(001) pyramidal tip with its apex pointing down.
+    """Build a tip with its apex pointing down: bcc(001) pyramid or bcc(110) layer tip.
 
     Parameters
     ----------
     apex
         Apex element (Fe, Co, Mn, Cr, Ni); only the apex atom is replaced (alloyed tip).
     layers
-        Number of layers (1: apex only, 2: 5 atoms, 3: 14 atoms, 4: 30 atoms).
+        Number of layers (pyramid 1: apex only, 2: 5 atoms, 3: 14 atoms, 4: 30 atoms;
+        bcc110: 1 + 2 * (layers - 1) atoms).
     base
-        Element of the rest of the pyramid.
+        Element of the rest of the tip.
     a_A
-        bcc lattice constant = in-plane spacing (Angstrom); layers are ``a_A / 2`` apart.
+        bcc lattice constant = in-plane spacing (Angstrom); pyramid layers are ``a_A / 2``
+        apart.  For ``bcc110`` it must be the lattice constant of the surface it fits.
     vacuum_A
         Vacuum on every side of the isolated tip in its periodic orthorhombic box
         (2 * vacuum_A between periodic images, as a plane-wave code needs).
+    shape
+        ``pyramid`` (bcc(001)) or ``bcc110`` (layers of the rectangular c(2x2) cell).
+    layer_spacing_A
+        Vertical distance between consecutive layers (apex to first layer included);
+        default the bulk bcc value (a/2 for pyramid, a/sqrt(2) for bcc110).
 
     Returns
     -------
     ase.Atoms
         The tip with initial magnetic moments, tags, FixAtoms and metadata in ``info``
         (``kind='tip'``, ``apex_index``, ``tip``, ``tip_base``, ``tip_layers``, ``a_A``,
-        ``tip_height_A``).
+        ``tip_height_A``, ``tip_shape``, ``layer_spacing_A``).
     """
     require_choice("apex element", apex, APEX_ELEMENTS)
     require_choice("tip base element", base, BASE_ELEMENTS)
+    require_choice("tip shape", shape, TIP_SHAPES)
     require_int("tip layers", layers, 1, MAX_TIP_LAYERS)
     require_positive("tip lattice constant a_A", a_A)
     require_positive("tip vacuum_A", vacuum_A)
-    positions = np.vstack([_layer_positions(k, a_A) for k in range(layers)])
-    layer_of = np.concatenate([[k] * n for k, n in enumerate(tip_layer_sizes(layers))])
+    spacing = default_layer_spacing(shape, a_A) if layer_spacing_A is None else layer_spacing_A
+    require_positive("tip layer_spacing_A", spacing)
+    if shape == "pyramid":
+        positions = np.vstack([_layer_positions(k, a_A) for k in range(layers)])
+        positions[:, 2] *= spacing / (a_A / 2.0)
+        layer_of = np.concatenate([[k] * n for k, n in enumerate(tip_layer_sizes(layers))])
+        fixed_from = FREE_LAYERS
+    else:
+        positions, layer_of = _bcc110_positions(layers, a_A, spacing)
+        fixed_from = max(1, layers - 1)
     symbols = [apex] + [base] * (len(positions) - 1)
     base_moment = default_moment(base)
     moments = np.full(len(positions), base_moment)
@@ -92,7 +129,7 @@ def build_tip(
     atoms = Atoms(symbols, positions=positions, pbc=True)
     atoms.set_initial_magnetic_moments(moments)
     atoms.set_tags(-(layer_of + 1))
-    fixed = [int(i) for i in np.flatnonzero(layer_of >= FREE_LAYERS)]
+    fixed = [int(i) for i in np.flatnonzero(layer_of >= fixed_from)]
     if fixed:
         atoms.set_constraint(FixAtoms(indices=fixed))
     _box(atoms, vacuum_A)
@@ -104,10 +141,25 @@ def build_tip(
             "tip_base": base,
             "tip_layers": int(layers),
             "a_A": float(a_A),
-            "tip_height_A": float((layers - 1) * a_A / 2.0),
+            "tip_height_A": float((layers - 1) * spacing),
+            "tip_shape": shape,
+            "layer_spacing_A": float(spacing),
         }
     )
     return atoms
+
+
+def _bcc110_positions(layers: int, a_A: float, spacing_A: float) -> tuple[np.ndarray, np.ndarray]:
+    """Apex at the origin plus 2-atom bcc(110) layers of the c(2x2) cell above it."""
+    b_A = a_A * np.sqrt(2.0)
+    rows = [[0.0, 0.0, 0.0]]
+    layer_of = [0]
+    for k in range(1, layers):
+        shift = (k * a_A / 2.0) % a_A
+        for bx, by in ((0.0, 0.0), (a_A / 2.0, b_A / 2.0)):
+            rows.append([(shift + bx) % a_A, by, k * spacing_A])
+            layer_of.append(k)
+    return np.array(rows), np.array(layer_of)
 
 
 def _box(atoms: Atoms, vacuum_A: float) -> None:

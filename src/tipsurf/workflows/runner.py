@@ -108,6 +108,19 @@ def campaign_status(
         }
 
 
+def _quiet_fireworks_console() -> None:
+    """Keep FireWorks' INFO chatter in its log files, off the console (tipsurf shows progress)."""
+    import logging
+
+    import fireworks.core.rocket as rocket
+
+    rocket.ROCKET_STREAM_LOGLEVEL = "WARNING"
+    for name in ("rocket.launcher", "launchpad"):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler) is logging.StreamHandler:
+                handler.setLevel(logging.WARNING)
+
+
 @contextmanager
 def _in_folder(path: Path) -> Iterator[None]:
     old = os.getcwd()
@@ -186,6 +199,7 @@ def run_campaign(
                                                sort=[("spec._priority", -1), ("fw_id", 1)])
             label = (nxt or {}).get("spec", {}).get(SPEC_POINT, {}).get("label") or (nxt or {}).get("name")
             notify("start", label=label, fw_id=(nxt or {}).get("fw_id"))
+            _quiet_fireworks_console()
             with _in_folder(_next_launcher_dir(handle.launches_dir)):
                 launch_rocket(handle.lp, fworker, fw_id=(nxt or {}).get("fw_id"), strm_lvl="ERROR")
             handle.flush()

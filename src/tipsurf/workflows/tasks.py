@@ -108,7 +108,7 @@ def junction_from_relaxed_parts(spec: dict[str, Any], relaxed: dict[str, dict[st
             parts[role] = relaxed_part(spec[role], relaxed[role])
         else:
             parts[role] = spec_from_dict(spec[role]).build()
-    kwargs = {k: spec[k] for k in ("site", "site_index", "distance_A", "config", "vacuum_above_tip_A") if spec.get(k) is not None}
+    kwargs = {k: spec[k] for k in ("site", "site_index", "distance_A", "config", "vacuum_above_tip_A", "connected_bond_A") if spec.get(k) is not None}
     return build_junction(parts["surface"], parts["tip"], **kwargs)
 
 

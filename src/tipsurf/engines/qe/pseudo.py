@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ def _header_v1(text: str) -> dict[str, str] | None:
 
 
 def upf_info(path: str | Path) -> UpfInfo:
-    """Read element, valence, type and suggested cut-offs from a UPF file.
+    """Read element, valence, type and suggested cut-offs from a UPF file (cached by mtime/size).
 
     Raises
     ------
@@ -103,7 +104,15 @@ def upf_info(path: str | Path) -> UpfInfo:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"pseudopotential file {path} does not exist")
-    text = path.read_text(errors="replace")
+    stat = path.stat()
+    return _upf_info_cached(str(path.resolve()), stat.st_size, stat.st_mtime_ns, str(path))
+
+
+@lru_cache(maxsize=256)
+def _upf_info_cached(resolved: str, size: int, mtime_ns: int, shown: str) -> UpfInfo:
+    """Parse and checksum one UPF file; the cache key changes whenever the file does."""
+    path = Path(shown)
+    text = Path(resolved).read_text(errors="replace")
     header = _header_v2(text) or _header_v1(text)
     if not header or "element" not in header:
         raise InputError(f"{path} is not a UPF pseudopotential (no PP_HEADER with an element)")
