@@ -17,7 +17,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c "import tipsurf, pytest" >/dev/null 2>&1 || [ "${TIPSURF_REINSTALL:-0}" = 1 ]; then
+here="$(pwd)/src/tipsurf"
+installed="$("$PY" -c "import tipsurf, pytest, os; print(os.path.dirname(os.path.realpath(tipsurf.__file__)))" 2>/dev/null || true)"
+# (re)install when missing, or when the importable tipsurf is another checkout's
+if [ "$installed" != "$(realpath "$here")" ] || [ "${TIPSURF_REINSTALL:-0}" = 1 ]; then
     echo "tipsurf setup: installing the tipsurf Python package and its dependencies"
     "$PY" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v -e '^WARNING: Location' -e 'Running pip as the' || true
 fi
