@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import tiny_scan_kwargs
+from wf_helpers import tiny_scan_kwargs
 
 from tipsurf.errors import ConfigurationError, InputError
 from tipsurf.workflows import store
@@ -139,3 +139,14 @@ def test_slurm_and_pbs_scripts_carry_the_requested_resources(tmp_path: Path, pse
     with open_launchpad(project_dir=tmp_path) as handle:  # dry runs reserve nothing
         assert handle.lp.fireworks.count_documents({"state": "RESERVED"}) == 0
         assert store.get_campaign(handle.db, "q")["kind"] == "distance_scan"
+
+
+def test_unknown_adsorbate_species_is_named_before_any_preset_or_database_work(tmp_path) -> None:
+    import pytest
+
+    from tipsurf.errors import InputError
+    from tipsurf.workflows.adsorbates import add_adsorbate_campaign
+
+    with pytest.raises(InputError, match="TiH9"):
+        add_adsorbate_campaign(code="qe", preset="tio-mgo-qe", species=["Ti", "TiH9"], project_dir=tmp_path)
+    assert not (tmp_path / ".tipsurf").exists()

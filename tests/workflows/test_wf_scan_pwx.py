@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import SHARED, require_pw, tiny_scan_kwargs
+from wf_helpers import SHARED, require_pw, tiny_scan_kwargs
 
 from tipsurf.workflows import store
 from tipsurf.workflows.launchpad import open_launchpad

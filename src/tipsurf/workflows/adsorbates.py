@@ -48,6 +48,19 @@ def post_steps_for(code: str) -> list[dict[str, Any]]:
     return []
 
 
+def _check_grid(
+    species: Sequence[str], sites: Sequence[str], mgo_layers: Sequence[int], slab_options: dict[str, Any] | None
+) -> None:
+    """Validate species, sites and thicknesses (cheap) before any preset or pseudopotential work."""
+    from tipsurf.structures.specs import AdsorbateSpec, MgOAg100Spec
+
+    for n in mgo_layers:
+        slab = MgOAg100Spec(mgo_layers=n, **(slab_options or {}))
+        for kind in species:
+            for site in sites:
+                AdsorbateSpec(species=kind, site=site, slab=slab)
+
+
 def _preset_for(code: str, preset: str | dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
     from tipsurf.engines.presets import load_preset, merge_preset
 
@@ -132,9 +145,10 @@ def add_adsorbate_campaign(
     -------
     AddReport
     """
-    merged = _preset_for(code, preset, preset_overrides)
     if not species or not sites or not mgo_layers:
         raise InputError("the adsorbate campaign needs at least one species, one site and one MgO thickness")
+    _check_grid(species, sites, mgo_layers, slab_options)
+    merged = _preset_for(code, preset, preset_overrides)
     name = check_campaign_name(name or f"adsorbates-{code}-{merged.get('name', 'custom')}")
     points = plan_adsorbate_points(code, merged, species=species, sites=sites, mgo_layers=mgo_layers,
                                    slab_options=slab_options, relax=relax)
