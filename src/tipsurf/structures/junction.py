@@ -144,7 +144,8 @@ def build_junction(
         atoms, shift_z = _assemble(surface, tip_atoms, vacuum_above_tip_A)
     else:
         _check_connectable(surface, tip, connected_bond_A)
-        atoms, shift_z = _assemble_connected(surface, tip_atoms, float(connected_bond_A))
+        offset = _registry_offset(surface, tip_atoms)
+        atoms, shift_z = _assemble(surface, tip_atoms, float(connected_bond_A), offset)
     atoms.set_constraint(FixAtoms(indices=_fixed(surface) + [n_surf + i for i in _fixed(tip)]))
     atoms.info = _junction_info(surface, tip, entry, site, site_index, distance_A, config, refs, n_surf)
     atoms.info["surface_z_A"] = float(surface.info["surface_z_A"]) + shift_z
@@ -194,25 +195,6 @@ def _registry_offset(slab: Atoms, tip: Atoms) -> np.ndarray:
     return np.where(np.abs(rest) < 1e-9, 0.0, rest)
 
 
-def _assemble_connected(surface: Atoms, tip: Atoms, bond_A: float) -> tuple[Atoms, float]:
-    """Surface + tip with the tip's top layer bonded to the slab image; also the z shift."""
-    slab = surface.copy()
-    slab.set_constraint()
-    bare_tip = tip.copy()
-    bare_tip.set_constraint()
-    slab_bottom = slab.positions[:, 2].min()
-    tip_top = bare_tip.positions[:, 2].max()
-    atoms = slab + bare_tip
-    cell = slab.cell.array.copy()
-    offset = _registry_offset(slab, bare_tip)
-    cell[2] = [offset[0], offset[1], tip_top - slab_bottom + bond_A]
-    atoms.set_cell(cell)
-    atoms.pbc = True
-    shift_z = bond_A / 2.0 - slab_bottom
-    atoms.positions[:, 2] += shift_z
-    return atoms, float(shift_z)
-
-
 def _oriented_tip(tip: Atoms, apex_local: int, wanted_sign: int) -> Atoms:
     """Copy of the tip whose apex moment has sign ``wanted_sign`` (whole tip flipped if needed)."""
     out = tip.copy()
@@ -224,8 +206,15 @@ def _oriented_tip(tip: Atoms, apex_local: int, wanted_sign: int) -> Atoms:
     return out
 
 
-def _assemble(surface: Atoms, tip: Atoms, vacuum_above_tip_A: float) -> tuple[Atoms, float]:
-    """Surface + tip in the surface's lateral cell with the requested vacuum; also the z shift."""
+def _assemble(
+    surface: Atoms, tip: Atoms, gap_above_tip_A: float, c_offset_xy_A: np.ndarray | None = None
+) -> tuple[Atoms, float]:
+    """Surface + tip in the surface's lateral cell; also the z shift applied to all atoms.
+
+    ``gap_above_tip_A`` is the vertical gap between the tip's top and the slab image's bottom:
+    the vacuum of a floating tip, or the bond of a connected one (whose third cell vector may
+    also need an in-plane ``c_offset_xy_A`` to put the tip at the image's hollows).
+    """
     slab = surface.copy()
     slab.set_constraint()
     bare_tip = tip.copy()
@@ -233,12 +222,12 @@ def _assemble(surface: Atoms, tip: Atoms, vacuum_above_tip_A: float) -> tuple[At
     slab_bottom = slab.positions[:, 2].min()
     tip_top = bare_tip.positions[:, 2].max()
     atoms = slab + bare_tip
-    height = tip_top - slab_bottom + vacuum_above_tip_A
+    offset = np.zeros(2) if c_offset_xy_A is None else c_offset_xy_A
     cell = slab.cell.array.copy()
-    cell[2] = [0.0, 0.0, height]
+    cell[2] = [offset[0], offset[1], tip_top - slab_bottom + gap_above_tip_A]
     atoms.set_cell(cell)
     atoms.pbc = True
-    shift_z = vacuum_above_tip_A / 2.0 - slab_bottom
+    shift_z = gap_above_tip_A / 2.0 - slab_bottom
     atoms.positions[:, 2] += shift_z
     return atoms, float(shift_z)
 
