@@ -46,7 +46,17 @@ def test_low_temperature_limit_is_translational_and_continuous_at_table_edge():
     assert abs(delta_mu_H(1.0, 1e-8)) < 2e-3  # at 1 K everything is below ~meV
 
 
-@pytest.mark.parametrize("T,p", [(0.5, 1e5), (1500.0, 1e5), (300.0, 0.0), (300.0, -1.0)])
+@pytest.mark.parametrize("T", [0.4, 1.2])
+def test_experimental_temperatures_of_the_reference_studies_are_accepted(T):
+    # 0.4-1.2 K: translation only, H = 5/2 kT, and |dmu_H| stays within 2 meV at 1e-8 Pa
+    h, _ = h2_statmech(T)
+    assert h == pytest.approx(2.5 * KB * T, rel=1e-6)
+    value = delta_mu_H(T, 1e-8)
+    assert -2e-3 < value < 0.0
+    assert abs(delta_mu_H(T, 1e-8) - delta_mu_H(T * 1.001, 1e-8)) < 1e-5
+
+
+@pytest.mark.parametrize("T,p", [(0.05, 1e5), (1500.0, 1e5), (300.0, 0.0), (300.0, -1.0)])
 def test_out_of_range_conditions_are_input_errors(T, p):
     with pytest.raises(InputError):
         delta_mu_H(T, p)

@@ -9,7 +9,8 @@ Two sources for the enthalpy H(T) − H(0) and the standard entropy S°(T) of H2
   harmonic vibration.  As in JANAF, nuclear-spin entropy is excluded (the rotational partition
   function is divided by (2I+1)² = 4), and H(0) is the energy of the lowest (J = 0, para) level.
   Below ~50 K this convention makes S_rot tend to −R ln 4; the resulting term in Δμ_H is at
-  most ½·T·R ln 4 per H (0.06 meV at 1 K), negligible against any chemical energy.  Valid 1–1000 K
+  most ½·T·R ln 4 per H (0.06 meV at 1 K), negligible against any chemical energy.  Valid 0.1–1000 K (the
+  experiments of the Ti/TiHx study run at 0.4–1.2 K; there Δμ_H is the ideal-gas bookkeeping value)
   (checked against JANAF to better than 1 % in H and S at 298.15 K and 500 K).
 * ``"auto"`` (default) — JANAF where tabulated, the ideal-gas model below the table's lowest T.
 
@@ -41,7 +42,7 @@ H2_THETA_ROT_K = 59.322 * 1.438776877
 # Fundamental vibrational wavenumber 4161.17 cm^-1 -> theta_vib.
 H2_THETA_VIB_K = 4161.17 * 1.438776877
 
-T_MIN_K = 1.0
+T_MIN_K = 0.1  # ESR-STM and MExFM experiments run at 0.4-1.2 K
 T_MAX_K = 1000.0
 SOURCES = ("auto", "janaf", "statmech")
 
@@ -114,7 +115,7 @@ def h2_statmech(temperature_K: float) -> tuple[float, float]:
     Parameters
     ----------
     temperature_K
-        Temperature, 1–1000 K.
+        Temperature, 0.1–1000 K.
     """
     T = _check_temperature(temperature_K)
     e_rot, s_rot = _rotational(T)
@@ -160,7 +161,7 @@ def delta_mu_H(temperature_K: float, pressure_Pa: float, source: str = "auto") -
     Parameters
     ----------
     temperature_K
-        Gas temperature, 1–1000 K.
+        Gas temperature, 0.1–1000 K.
     pressure_Pa
         H2 partial pressure (Pa), > 0.
     source

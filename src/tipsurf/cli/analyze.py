@@ -144,7 +144,7 @@ def gibbs_command(
     name: Optional[str] = typer.Option(None, "--name", help="Adsorbate campaign in the workflows database."),
     energies: Optional[Path] = typer.Option(None, "--energies", help="JSON {Ti: E, TiH: E, ..., H2: E} in eV (or {label: {...}, H2: E})."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder (gibbs.json, gibbs_<label>.png)."),
-    temperature_K: float = typer.Option(GIBBS_T_DEFAULT_K, "--temperature", "--temperature-K", help="Temperature (K), 1-1000. Default: 1 K (ESR-STM conditions)."),
+    temperature_K: float = typer.Option(GIBBS_T_DEFAULT_K, "--temperature", "--temperature-K", help="Temperature (K), 0.1-1000. Default: 1 K (ESR-STM conditions)."),
     pressure_Pa: float = typer.Option(GIBBS_P_DEFAULT_PA, "--pressure", "--pressure-Pa", help="H2 partial pressure (Pa). Default: 1e-8 Pa (UHV)."),
     corrections: Optional[Path] = typer.Option(None, "--corrections", help="JSON {species: eV} added to the energies (ZPE, vibrations)."),
     source: str = typer.Option("auto", "--thermo", help="H2 thermochemistry: auto (JANAF, ideal gas below 100 K), janaf, statmech."),
