@@ -468,12 +468,17 @@ def _final_structure(directory: Path, out: PwOutput) -> Atoms | None:
     if atoms is None or relax:
         try:
             final = ase_read(str(_output_file(directory)), format="espresso-out", index=-1)
-            if atoms is not None:
-                atoms.set_positions(final.get_positions())
-                return atoms
-            return final
-        except Exception:  # ASE cannot read every pw.x output (e.g. 6.8 moments); fall back
+        except Exception as err:  # noqa: BLE001  (ASE raises many kinds on damaged or unusual outputs)
+            if relax:  # never hand the initial positions on as if they were relaxed
+                raise OutputError(
+                    f"cannot read the final structure of the relaxation in {directory} ({type(err).__name__}: "
+                    f"{' '.join(str(err).split())[:120]}); the point failed, rerun it"
+                ) from None
             return atoms
+        if atoms is not None:
+            atoms.set_positions(final.get_positions())
+            return atoms
+        return final
     return atoms
 
 
