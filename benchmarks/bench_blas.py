@@ -47,7 +47,7 @@ from typing import Any
 LIBDIR = Path("/usr/lib/x86_64-linux-gnu")
 REF_DIRS = [LIBDIR / "blas", LIBDIR / "lapack"]
 APT_COMMAND = ["apt-get", "install", "-y", "libblas3", "liblapack3"]
-SHARED_PSEUDO = Path("/work/shared/pseudo")
+SHARED_PSEUDO = Path(__file__).resolve().parents[2] / "shared" / "pseudo"  # ../shared beside the repository
 
 
 def reference_blas_present() -> bool:

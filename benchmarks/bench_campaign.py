@@ -21,7 +21,7 @@ Usage::
     python benchmarks/bench_campaign.py --distances 50    # quick check (100 points)
     python benchmarks/bench_campaign.py --no-tracemalloc  # timings without tracemalloc overhead
 
-Pseudopotentials: ``TIPSURF_PSEUDO_DIR`` if set, else ``/work/shared/pseudo`` if it exists,
+Pseudopotentials: ``TIPSURF_PSEUDO_DIR`` if set, else ``../shared/pseudo`` (beside the repository) if it exists,
 else the ones tipsurf generates with ``ld1.x`` (cached; the first generation takes a while).
 """
 
@@ -37,7 +37,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any, Callable
 
-SHARED_PSEUDO = Path("/work/shared/pseudo")
+SHARED_PSEUDO = Path(__file__).resolve().parents[2] / "shared" / "pseudo"  # ../shared beside the repository
 
 
 def choose_pseudo_dir() -> str:

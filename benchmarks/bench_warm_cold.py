@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SHARED_PSEUDO = Path("/work/shared/pseudo")
+SHARED_PSEUDO = Path(__file__).resolve().parents[2] / "shared" / "pseudo"  # ../shared beside the repository
 FALLBACK_DISTANCES = "4.0,4.5,5.0,5.5"
 EV_TO_MEV = 1000.0
 
