@@ -93,6 +93,11 @@ class ChargeDensity:
         return int(self.rho_g.shape[0])
 
     @property
+    def cell_bohr(self) -> np.ndarray:
+        """Cell vectors as rows (bohr) implied by the reciprocal vectors."""
+        return 2 * np.pi * np.linalg.inv(self.b_vectors_per_bohr).T
+
+    @property
     def volume_bohr3(self) -> float:
         """Cell volume implied by the reciprocal vectors (bohr³)."""
         return float((2 * np.pi) ** 3 / abs(np.linalg.det(self.b_vectors_per_bohr)))
@@ -297,7 +302,7 @@ def _check_cells(old_cell_A: np.ndarray, new_cell_A: np.ndarray) -> None:
 
 def _bohr_per_A(density: ChargeDensity, old_cell_A: np.ndarray) -> float:
     """pw.x's Angstrom→bohr factor, read back from the file; checks that the cell matches."""
-    cell_bohr = 2 * np.pi * np.linalg.inv(density.b_vectors_per_bohr).T
+    cell_bohr = density.cell_bohr
     factor = float(np.linalg.norm(cell_bohr[0]) / np.linalg.norm(old_cell_A[0]))
     if not np.allclose(cell_bohr, factor * old_cell_A, rtol=1e-6, atol=1e-6 * np.abs(cell_bohr).max()):
         raise InputError("the old cell does not match the reciprocal vectors stored in the charge density file")

@@ -68,7 +68,7 @@ class DensityPart:
 
 def _c_length_bohr(density: ChargeDensity) -> float:
     """Length of the third cell vector (bohr); the vector must be along z."""
-    cell_bohr = 2 * np.pi * np.linalg.inv(density.b_vectors_per_bohr).T
+    cell_bohr = density.cell_bohr
     if np.abs(cell_bohr[2, :2]).max() > 1e-6 * abs(cell_bohr[2, 2]) or np.abs(cell_bohr[:2, 2]).max() > 1e-6 * abs(cell_bohr[2, 2]):
         raise InputError("superposed starts need a cell whose third vector is along z and the others in the xy plane")
     return float(cell_bohr[2, 2])
@@ -113,8 +113,7 @@ def superpose_densities(parts: list[DensityPart], bohr_per_A: float = 1.0 / 0.52
     first = densities[0]
     for part, density in zip(parts[1:], densities[1:]):
         same = (
-            density.miller.shape == first.miller.shape
-            and np.array_equal(density.miller, first.miller)
+            np.array_equal(density.miller, first.miller)
             and np.allclose(density.b_vectors_per_bohr, first.b_vectors_per_bohr, rtol=_CELL_RTOL, atol=0.0)
             and density.nspin == first.nspin
             and density.gamma_only == first.gamma_only
