@@ -93,10 +93,13 @@ def main() -> None:
     parser.add_argument("--distances", default="6.5,5.5,4.5,4.0")
     parser.add_argument("--w-layers", type=int, default=1)
     parser.add_argument("--start", choices=("superposed", "neighbour"), default="neighbour")
+    parser.add_argument("--overrides", default="{}", help="JSON preset overrides, e.g. '{\"conv_thr_Ry\": 1e-9}'")
+    parser.add_argument("--fragments-from", type=Path, default=None, help="reuse the slab/tip fragments of an earlier workdir")
     args = parser.parse_args()
     distances = sorted((float(x) for x in args.distances.split(",")), reverse=True)
     d_max = distances[0]
-    preset = merge_preset(load_preset("fast", "qe"), {"ecutwfc_Ry": 25, "ecutrho_Ry": 200, "conv_thr_Ry": 1e-6, "electron_maxstep": 80})
+    preset = merge_preset(load_preset("fast", "qe"), {"ecutwfc_Ry": 25, "ecutrho_Ry": 200, "conv_thr_Ry": 1e-6, "electron_maxstep": 80,
+                                                        **json.loads(args.overrides)})
     preset.pop("conv_thr_Ry_per_atom", None)
     slab = build_mn_w110(w_layers=args.w_layers, size=(2, 1), a_A=A_W, one_sided=True, vacuum_A=5.0, mn_w_spacing_A=2.10)
     n_slab = len(slab)
@@ -105,9 +108,13 @@ def main() -> None:
     fragments = {"slab": far[:n_slab], "tip": far[n_slab:]}
     for frag in fragments.values():
         frag.info = dict(far.info)
-    with ThreadPoolExecutor(2) as pool:
-        frag_runs = dict(zip(fragments, pool.map(lambda kv: run_pw(prepare(kv[1], preset, work / kv[0], None)), fragments.items())))
-    save = {name: str(work / name / "out" / "pwscf.save") for name in fragments}
+    frag_root = args.fragments_from.resolve() if args.fragments_from else work
+    if args.fragments_from:
+        frag_runs = {"reused_from": str(frag_root)}
+    else:
+        with ThreadPoolExecutor(2) as pool:
+            frag_runs = dict(zip(fragments, pool.map(lambda kv: run_pw(prepare(kv[1], preset, work / kv[0], None)), fragments.items())))
+    save = {name: str(frag_root / name / "out" / "pwscf.save") for name in fragments}
     apex_z_far = float(far.positions[far.info["apex_index"], 2])
 
     def chain(config: str) -> list[dict]:

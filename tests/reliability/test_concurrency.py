@@ -94,6 +94,8 @@ def test_twenty_concurrent_writers_lose_nothing(tmp_path: Path, monkeypatch: pyt
     assert names == set(added), f"campaigns stored {sorted(names)} != successful adds {sorted(added)}"
     for name, fps in added.items():
         assert set(fps) <= fw_fps, f"Fireworks of {name} lost"
-    # one point Firework + one analysis Firework per successful add, nothing duplicated
-    assert n_fws == 2 * len(added)
+    # per successful add: its point and its two fragments (slab and tip alone, for the
+    # superposed start) and one analysis Firework; nothing duplicated
+    assert all(len(fps) == 3 for fps in added.values())
+    assert n_fws == 4 * len(added)
     print(f"\nconcurrency: {N_PROCESSES} attempts, {len(outcomes) - len(busy)} serialised, {len(busy)} refused busy")

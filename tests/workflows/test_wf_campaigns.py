@@ -36,16 +36,24 @@ def test_parse_distances_accepts_lists_and_inclusive_ranges() -> None:
 
 def test_scan_graph_has_separate_far_to_near_p_and_ap_chains(tmp_path: Path, pseudo_env: Path) -> None:
     report = add_distance_scan(distances="4.0,4.5,5.0", name="g", project_dir=tmp_path, **tiny_scan_kwargs())
-    assert len(report.added) == 6 and report.analysis_added
+    assert len(report.added) == 6 + 2 and report.analysis_added  # 6 points, slab and tip fragments
     docs = _fireworks(tmp_path)
     points = {(d["spec"][SPEC_POINT]["config"], d["spec"][SPEC_POINT]["distance_A"]): d
               for d in docs.values() if d["spec"][SPEC_ROLE] == "point"}
     analysis = [d for d in docs.values() if d["spec"][SPEC_ROLE] == "analysis"]
-    assert len(points) == 6 and len(analysis) == 1
+    fragments = {d["spec"][SPEC_ROLE]: d for d in docs.values() if d["spec"][SPEC_ROLE].startswith("fragment")}
+    assert len(points) == 6 and len(analysis) == 1 and set(fragments) == {"fragment-surface", "fragment-tip"}
+    starts = {role.split("-")[1]: fw["spec"][SPEC_FINGERPRINT] for role, fw in fragments.items()}
+    for role, fw in fragments.items():
+        task = fw["spec"]["_tasks"][0]
+        assert fw["state"] == "READY" and task["fragment"] == role.split("-")[1]
+        assert task["preset"]["conv_thr_Ry"] >= 1e-5  # a starting density, not a result
+        assert {p["fw_id"] for p in points.values()} <= set(fw["children"])  # every point waits for both
     for config in ("p", "ap"):
         far, mid, near = points[(config, 5.0)], points[(config, 4.5)], points[(config, 4.0)]
         assert mid["fw_id"] in far["children"] and near["fw_id"] in mid["children"]
-        assert far["state"] == "READY" and near["state"] == "WAITING"
+        assert far["state"] == "WAITING" and near["state"] == "WAITING"
+        assert all(p["spec"]["_tasks"][0]["start_fragments"] == starts for p in (far, mid, near))
         task = near["spec"]["_tasks"][0]
         # warm start only from the same configuration, nearest finished neighbour first
         assert task["warm_start_from"] == [mid["spec"][SPEC_FINGERPRINT], far["spec"][SPEC_FINGERPRINT]]
@@ -61,14 +69,15 @@ def test_scan_graph_has_separate_far_to_near_p_and_ap_chains(tmp_path: Path, pse
 def test_resubmitting_the_same_scan_adds_nothing(tmp_path: Path, pseudo_env: Path) -> None:
     first = add_distance_scan(distances="4.5,5.0", name="dup", project_dir=tmp_path, **tiny_scan_kwargs())
     second = add_distance_scan(distances="4.5,5.0", name="dup", project_dir=tmp_path, **tiny_scan_kwargs())
-    assert len(first.added) == 4 and not second.added and not second.analysis_added
+    assert len(first.added) == 4 + 2 and not second.added and not second.analysis_added
     assert sorted(p["fingerprint"] for p in second.existing) == sorted(p["fingerprint"] for p in first.added)
-    assert len(_fireworks(tmp_path)) == 5
-    # a wider scan adds only the new distance
+    assert len(_fireworks(tmp_path)) == 7
+    # a scan extended to a smaller d (same d_max, same cell) adds only the new distance
     third = add_distance_scan(distances="4.0,4.5,5.0", name="dup", project_dir=tmp_path, **tiny_scan_kwargs())
-    assert [p["metadata"]["distance_A"] for p in third.added] == [4.0, 4.0] and len(third.existing) == 4
+    assert [p["metadata"]["distance_A"] for p in third.added] == [4.0, 4.0] and len(third.existing) == 6
     status = campaign_status("dup", project_dir=tmp_path)
-    assert status["total"] == 6 and status["counts"]["ready"] == 2 + 2
+    # ready: the two fragments and the two new points (their neighbours belong to the first workflow)
+    assert status["total"] == 8 and status["counts"]["ready"] == 2 + 2 and status["counts"]["waiting"] == 4
 
 
 def test_no_warm_start_gives_independent_points(tmp_path: Path, pseudo_env: Path) -> None:
@@ -82,7 +91,7 @@ def test_no_warm_start_gives_independent_points(tmp_path: Path, pseudo_env: Path
 def test_pre_steps_feed_every_point(tmp_path: Path, pseudo_env: Path) -> None:
     report = add_distance_scan(distances="4.5,5.0", name="pre", relax_tip=True, relax_slab=True,
                                project_dir=tmp_path, **tiny_scan_kwargs())
-    assert len(report.added) == 6
+    assert len(report.added) == 2 + 2 + 4  # relaxations, fragments, points
     docs = _fireworks(tmp_path)
     relax = {d["spec"][SPEC_ROLE]: d for d in docs.values() if d["spec"][SPEC_ROLE].startswith("relax")}
     assert set(relax) == {"relax-tip", "relax-surface"}

@@ -19,13 +19,13 @@ def test_scan_status_submit_results_commands(tmp_path: Path, pseudo_env: Path, c
     project = ["--project", str(tmp_path)]
     assert main(["scan", *TINY, "--distances", "4.5:5.0:0.5", "--name", "cli", "--json", *project]) == 0
     added = json.loads(capsys.readouterr().out)
-    assert len(added["added"]) == 4 and added["existing"] == []
+    assert len(added["added"]) == 4 + 2 and added["existing"] == []  # points, slab and tip fragments
     assert main(["scan", *TINY, "--distances", "4.5,5.0", "--name", "cli", *project]) == 0
     text = capsys.readouterr().out
-    assert "added: 0 calculation(s)" in text and "already present: 4" in text
+    assert "added: 0 calculation(s)" in text and "already present: 6" in text
     assert main(["status", "--name", "cli", "--json", *project]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert status["counts"]["ready"] == 2 and status["counts"]["waiting"] == 2 and status["total"] == 4
+    assert status["counts"]["ready"] == 2 and status["counts"]["waiting"] == 4 and status["total"] == 6
     assert main(["submit", "--queue", "slurm", "--name", "cli", "--dry-run", "--account", "acc1", "--nodes", "4",
                  "--walltime", "00:30:00", "--json", *project]) == 0
     script = Path(json.loads(capsys.readouterr().out)["scripts"][0]).read_text()

@@ -261,6 +261,24 @@ def exchange_table(
     return out
 
 
+def settings_mismatch(p: dict[str, Any], ap: dict[str, Any]) -> str | None:
+    """One line naming both points if their physical settings differ (None if they agree).
+
+    The settings are those each calculation finally ran with (``extra['physics_settings']``,
+    after any recovery step such as a broader smearing), so a p point recovered with other
+    physics is never subtracted from an ap point without it.
+    """
+    sp = (p.get("extra") or {}).get("physics_settings")
+    sap = (ap.get("extra") or {}).get("physics_settings")
+    if not sp or not sap:
+        return None
+    differ = sorted(k for k in set(sp) | set(sap) if sp.get(k) != sap.get(k))
+    if not differ:
+        return None
+    what = ", ".join(f"{k} {sp.get(k)} vs {sap.get(k)}" for k in differ)
+    return f"p {p.get('fingerprint')} and ap {ap.get('fingerprint')} ran with different physics ({what}); not paired"
+
+
 def _make_row(key: GroupKey, d: float, slot: dict[str, dict[str, Any]], d0_A: float,
               threshold: float, check_moments: bool, excluded: list[dict[str, Any]]) -> dict[str, Any]:
     p, ap = slot["p"], slot["ap"]
@@ -271,6 +289,11 @@ def _make_row(key: GroupKey, d: float, slot: dict[str, dict[str, Any]], d0_A: fl
             flags.append(f"{config}: {problem}")
             excluded.append({"surface": key[0], "site": key[1], "tip": key[2], "d_A": d,
                              "config": config, "reason": problem, "fingerprint": rec.get("fingerprint")})
+    mismatch = None if flags else settings_mismatch(p, ap)
+    if mismatch:
+        flags.append(mismatch)
+        excluded.append({"surface": key[0], "site": key[1], "tip": key[2], "d_A": d, "config": "p+ap",
+                         "reason": mismatch, "fingerprint": f"{p.get('fingerprint')}+{ap.get('fingerprint')}"})
     valid = not flags
     f_p, f_ap = tip_force_z(p), tip_force_z(ap)
     if valid and (f_p is None or f_ap is None):

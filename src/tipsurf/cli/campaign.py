@@ -181,7 +181,7 @@ def adsorbates_command(
         _run(report.campaign, launchpad, project, as_json)
 
 
-def _run(name: str | None, launchpad: str | None, project: Path | None, as_json: bool) -> None:
+def _run(name: str | None, launchpad: str | None, project: Path | None, as_json: bool, workers: int = 2) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -204,7 +204,7 @@ def _run(name: str | None, launchpad: str | None, project: Path | None, as_json:
             if event["event"] == "done" and event.get("state") == "FIZZLED":
                 console.print(f"[red]failed[/red] {label}")
 
-        out = run_campaign(name, progress=progress, launchpad=launchpad, project_dir=project)
+        out = run_campaign(name, progress=progress, launchpad=launchpad, project_dir=project, workers=workers)
     if as_json:
         print(json.dumps(out, indent=2, default=str))
         return
@@ -235,9 +235,12 @@ def run_command(
     launchpad: Optional[str] = typer.Option(None, "--launchpad", help=LAUNCHPAD_HELP),
     project: Optional[Path] = typer.Option(None, "--project", help=PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help="No progress bar; print the final status as JSON."),
+    workers: str = typer.Option("2", "--workers", metavar="N", help="Calculations at once (serial pw.x each; 2 for 2 cores)."),
 ) -> None:
-    """Run the ready calculations of a campaign here, one at a time, with a progress bar."""
-    _run(name, launchpad, project, as_json)
+    """Run the ready calculations of a campaign here, N at a time, with a progress bar."""
+    from tipsurf.cli.build import parse_int
+
+    _run(name, launchpad, project, as_json, parse_int("--workers", workers))
 
 
 @app.command("status")

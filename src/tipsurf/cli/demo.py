@@ -1,10 +1,12 @@
 """``tipsurf demo``: a real, small Quantum ESPRESSO p/ap distance scan, end to end.
 
-The model and its caveats are data (``templates/demo/mn-w110-fe.yaml``); this module only
-strings the stages together: pseudopotentials (the configured library, or tipsurf's own
+The model and its caveats are data (``templates/demo/mn-w110-fe-floating.yaml``); this module
+only strings the stages together: pseudopotentials (the configured library, or tipsurf's own
 ld1.x-generated set) → ``workflows.add_distance_scan`` on an embedded launchpad in the output
-folder → ``workflows.run_campaign`` with a progress display → the exchange analysis written as
-CSV, JSON and PNG.  Running it again reuses every finished point and ends in seconds.
+folder (slab and tip fragments, then the p and ap chains) → ``workflows.run_campaign`` with two
+workers and a progress display → the exchange analysis written as CSV, JSON and PNG, with the
+scan's own checks (decay, F_ex against −dE_ex/dd, sign against the reference study).  Running
+it again reuses every finished point and ends in seconds.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import typer
 
 from tipsurf.cli import app
 
-DEMO_MODEL = "mn-w110-fe"
-DEMO_CAMPAIGN = "demo-fe-tip-mn-w110"
+DEMO_MODEL = "mn-w110-fe-floating"
+DEMO_CAMPAIGN = "demo-fe-tip-mn-w110-floating"
+DEMO_WORKERS = 2
 
 
 @app.command("version")
@@ -53,17 +56,17 @@ def _prepare_pseudopotentials(model: dict[str, Any], console: Any) -> str:
 
 
 def _progress_callback(progress: Any, task_id: Any) -> Any:
-    started: dict[str, float] = {}
+    started: dict[Any, float] = {}
 
     def callback(event: dict[str, Any]) -> None:
         counts, total = event.get("counts", {}), max(int(event.get("total") or 0), 1)
         done = counts.get("done", 0) + counts.get("failed", 0)
         kind = event.get("event")
         if kind == "start":
-            started["t"] = time.monotonic()
+            started[event.get("fw_id")] = time.monotonic()
             progress.update(task_id, total=total, completed=done, description=f"pw.x {event.get('label')}")
         elif kind == "done":
-            took = time.monotonic() - started.get("t", time.monotonic())
+            took = time.monotonic() - started.pop(event.get("fw_id"), time.monotonic())
             progress.console.print(f"  {event.get('label')}: {str(event.get('state')).lower()} in {took:.0f} s")
             progress.update(task_id, total=total, completed=done)
         else:
@@ -124,14 +127,13 @@ def demo_command(
         junction["surface"], junction["tip"], junction["site"], distances or model["distances_A"],
         configs=model.get("configs", ("p", "ap")), preset=model["preset"], name=DEMO_CAMPAIGN,
         site_index=int(junction.get("site_index", 0)), vacuum_above_tip_A=float(junction["vacuum_above_tip_A"]),
-        junction_options={"connected_bond_A": junction.get("connected_bond_A")}, d0_A=float(model["d0_A"]),
-        project_dir=output,
+        d0_A=float(model["d0_A"]), project_dir=output,
     )
     console.print(f"campaign {report.campaign}: {len(report.added)} point(s) to compute, {len(report.existing)} already known")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task_id = progress.add_task("starting", total=None)
-        run_campaign(DEMO_CAMPAIGN, progress=_progress_callback(progress, task_id), project_dir=output)
+        run_campaign(DEMO_CAMPAIGN, progress=_progress_callback(progress, task_id), project_dir=output, workers=DEMO_WORKERS)
     records = load_campaign_records(DEMO_CAMPAIGN, project_dir=output)
     table, written = write_exchange_report(records, output / "results", d0_A=float(model["d0_A"]),
                                            note=model["note"])

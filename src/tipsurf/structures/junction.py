@@ -7,15 +7,13 @@ it is measured from the same Mn plane.  The cell height is chosen so that
 ``vacuum_above_tip_A`` separates the topmost tip atom from the periodic image of the slab's
 lowest atom; the slab's lateral cell is kept.
 
-Connected junction (``connected_bond_A`` set): instead of a vacuum above the tip, the cell is
-closed so that the tip's top layer sits ``connected_bond_A`` (vertically) below the bottom layer
-of the slab's periodic image, at the bcc stacking sites (hollows) of that layer: the image slab's
-underside supports the tip, there is no vacuum anywhere, and the cell height is slab thickness +
-d + tip height + bond.  If the registry needs it, the third cell vector gets an in-plane
-component (a translation of the slab's layer lattice); it is vertical for the usual cases.  This
-needs a ``bcc110`` tip on a 1x1 surface cell with the surface's lattice constant.  It is the
-model that converges in pw.x for tiny demo cells, where a floating tip (isolated metal pieces
-across a vacuum) charge-sloshes forever.
+Scan cell (``scan_d_max_A`` set): all points of a distance scan share one cell and one slab
+position.  The cell and the slab are those of the scan's largest distance d_max (with
+``vacuum_above_tip_A`` behind the tip there); at a smaller d only the tip moves down, so the
+vacuum behind it grows by d_max - d.  The slab part of the density is then the same at every d
+and the tip part a rigid translation, which the QE engine uses to start each point from
+fragment densities.  ``info['dipole_z_A']`` marks the middle of the vacuum behind the tip at
+d_max, where the dipole correction of every point of the scan is placed.
 
 Magnetism: the surface moments are left untouched.  For ``config='p'`` the sign of the apex
 moment equals the sign of the site's reference atom(s); for ``'ap'`` it is opposite.  The
@@ -39,8 +37,6 @@ from tipsurf.structures.checks import check_min_distance, require_choice, requir
 CONFIGS: tuple[str, ...] = ("p", "ap")
 #: Smallest accepted vacuum between the tip top and the image of the slab bottom (Angstrom).
 MIN_VACUUM_ABOVE_TIP_A = 3.0
-#: Accepted range of the vertical tip-top-layer to image-slab distance (Angstrom).
-CONNECTED_BOND_RANGE_A: tuple[float, float] = (1.0, 4.0)
 
 
 def _fixed(atoms: Atoms) -> list[int]:
@@ -84,7 +80,7 @@ def build_junction(
     distance_A: float = 5.0,
     config: str = "p",
     vacuum_above_tip_A: float = 10.0,
-    connected_bond_A: float | None = None,
+    scan_d_max_A: float | None = None,
 ) -> Atoms:
     """Place ``tip`` with its apex ``distance_A`` above a site of ``surface``.
 
@@ -102,12 +98,11 @@ def build_junction(
     config
         ``p`` (apex parallel to the reference atoms) or ``ap``.
     vacuum_above_tip_A
-        Vacuum between the tip's top atom and the periodic image of the slab bottom
-        (ignored for a connected junction).
-    connected_bond_A
-        None (default): floating tip with ``vacuum_above_tip_A``.  A value: connected
-        junction, the tip's top layer this far below the image slab's bottom layer, at its
-        hollow (bcc stacking) sites; needs a bcc110 tip on a 1x1 surface (see module doc).
+        Vacuum between the tip's top atom and the periodic image of the slab bottom (at
+        ``scan_d_max_A`` if given).
+    scan_d_max_A
+        None (default): a cell for this distance alone.  A value >= ``distance_A``: the cell
+        and slab position of a scan whose largest distance it is (see module doc).
 
     Returns
     -------
@@ -115,13 +110,14 @@ def build_junction(
         Surface atoms first, then the tip.  ``info`` has ``kind='junction'``, ``site``,
         ``site_index``, ``distance_A``, ``config``, ``apex_index``, ``tip_indices``,
         ``reference_indices``, ``surface``, ``tip``, ``tip_layers``, ``tip_base``,
-        ``connected_bond_A`` (None for a floating tip) and more.
+        ``n_surface_atoms``, ``scan_d_max_A``, ``dipole_z_A``, ``apex_image_distance_A``
+        and more.
 
     Raises
     ------
     InputError
-        Bad site/index/config, d <= 0, too little vacuum, atoms closer than 1.5 A, a
-        connected junction with a tip/surface that cannot be connected.
+        Bad site/index/config, d <= 0, d above ``scan_d_max_A``, too little vacuum, atoms
+        closer than 1.5 A.
     """
     require_choice("config", config, CONFIGS)
     require_positive("distance_A (apex-surface distance)", distance_A)
@@ -140,59 +136,31 @@ def build_junction(
     tip_atoms = _oriented_tip(tip, apex_local, ref_sign if config == "p" else -ref_sign)
     target = np.array([*entry["xy_A"], float(surface.info["surface_z_A"]) + distance_A])
     tip_atoms.positions += target - tip_atoms.positions[apex_local]
-    if connected_bond_A is None:
-        atoms, shift_z = _assemble(surface, tip_atoms, vacuum_above_tip_A)
-    else:
-        _check_connectable(surface, tip, connected_bond_A)
-        offset = _registry_offset(surface, tip_atoms)
-        atoms, shift_z = _assemble(surface, tip_atoms, float(connected_bond_A), offset)
+    d_max = float(distance_A) if scan_d_max_A is None else float(scan_d_max_A)
+    if d_max < distance_A - 1e-9:
+        raise InputError(f"scan_d_max_A = {scan_d_max_A} A is below the distance {distance_A} A; it must be the scan's largest distance")
+    atoms, shift_z = _assemble(surface, tip_atoms, vacuum_above_tip_A, d_max - float(distance_A))
     atoms.set_constraint(FixAtoms(indices=_fixed(surface) + [n_surf + i for i in _fixed(tip)]))
     atoms.info = _junction_info(surface, tip, entry, site, site_index, distance_A, config, refs, n_surf)
     atoms.info["surface_z_A"] = float(surface.info["surface_z_A"]) + shift_z
-    atoms.info["connected_bond_A"] = None if connected_bond_A is None else float(connected_bond_A)
+    tip_top_at_d_max = float(atoms.positions[n_surf:, 2].max()) + (d_max - float(distance_A))
+    atoms.info.update(
+        scan_d_max_A=None if scan_d_max_A is None else d_max,
+        dipole_z_A=tip_top_at_d_max + 0.5 * float(vacuum_above_tip_A),
+        apex_image_distance_A=apex_image_distance(atoms, int(atoms.info["apex_index"])),
+    )
     check_min_distance(atoms, what=f"junction ({site} {site_index}, d = {distance_A} A)")
     return atoms
 
 
-def _check_connectable(surface: Atoms, tip: Atoms, bond_A: float) -> None:
-    """InputError unless a bcc110 tip, a 1x1 surface with the tip's lattice constant, a sane bond."""
-    low, high = CONNECTED_BOND_RANGE_A
-    if isinstance(bond_A, bool) or not isinstance(bond_A, (int, float)) or not low <= bond_A <= high:
-        raise InputError(f"connected_bond_A must be a number between {low} and {high} A (about 2 for Fe on W), got {bond_A!r}")
-    if tip.info.get("tip_shape") != "bcc110" or int(tip.info.get("tip_layers", 0)) < 2:
-        raise InputError("a connected junction needs a tip of shape 'bcc110' with at least 2 layers (its top layer bonds to the slab image)")
-    if list(surface.info.get("size", [])) != [1, 1]:
-        raise InputError(f"a connected junction needs a 1x1 surface cell (the bcc110 tip layers fill it), got size {surface.info.get('size')}")
-    surface_a = float(surface.info.get("a_A", 0.0))
-    if abs(float(tip.info.get("a_A", 0.0)) - surface_a) > 1e-6:
-        raise InputError(
-            f"a connected junction needs a pseudomorphic tip: set the tip a_A to the surface's {surface_a} A "
-            f"(got {tip.info.get('a_A')})"
-        )
-
-
-def _layer(atoms: Atoms, top: bool) -> np.ndarray:
-    """Indices of the topmost (or bottommost) atomic layer (within 0.1 A)."""
-    z = atoms.positions[:, 2]
-    edge = z.max() if top else z.min()
-    return np.flatnonzero(np.abs(z - edge) < 0.1)
-
-
-def _registry_offset(slab: Atoms, tip: Atoms) -> np.ndarray:
-    """In-plane part of the third cell vector that puts the tip top layer at the image's hollows.
-
-    The bcc stacking site of a (110) layer is its atom position + (a/2, 0); the offset is
-    reduced modulo the layer lattice (a, 0), (a/2, a*sqrt(2)/2) to the shortest vector.
-    """
-    a = float(slab.info["a_A"])
-    half_b = a * np.sqrt(2.0) / 2.0
-    top_xy = tip.positions[_layer(tip, top=True)[0], :2]
-    bottom_xy = slab.positions[_layer(slab, top=False)[0], :2]
-    raw = top_xy - bottom_xy - np.array([a / 2.0, 0.0])
-    n2 = np.round(raw[1] / half_b)
-    rest = raw - n2 * np.array([a / 2.0, half_b])
-    rest[0] -= np.round(rest[0] / a) * a
-    return np.where(np.abs(rest) < 1e-9, 0.0, rest)
+def apex_image_distance(atoms: Atoms, apex_index: int) -> float:
+    """Distance (A) from the apex to its nearest periodic image (in-plane lattice vectors)."""
+    cell = atoms.cell.array
+    shortest = min(
+        float(np.linalg.norm(i * cell[0] + j * cell[1]))
+        for i in range(-2, 3) for j in range(-2, 3) if (i, j) != (0, 0)
+    )
+    return round(shortest, 4)
 
 
 def _oriented_tip(tip: Atoms, apex_local: int, wanted_sign: int) -> Atoms:
@@ -206,14 +174,12 @@ def _oriented_tip(tip: Atoms, apex_local: int, wanted_sign: int) -> Atoms:
     return out
 
 
-def _assemble(
-    surface: Atoms, tip: Atoms, gap_above_tip_A: float, c_offset_xy_A: np.ndarray | None = None
-) -> tuple[Atoms, float]:
+def _assemble(surface: Atoms, tip: Atoms, vacuum_A: float, lowered_by_A: float = 0.0) -> tuple[Atoms, float]:
     """Surface + tip in the surface's lateral cell; also the z shift applied to all atoms.
 
-    ``gap_above_tip_A`` is the vertical gap between the tip's top and the slab image's bottom:
-    the vacuum of a floating tip, or the bond of a connected one (whose third cell vector may
-    also need an in-plane ``c_offset_xy_A`` to put the tip at the image's hollows).
+    The cell has ``vacuum_A`` between the tip's top and the slab image's bottom when the tip
+    is ``lowered_by_A`` higher than it is (the scan's largest distance); the slab sits where
+    it sits at that distance, so only the tip moves between the points of a scan.
     """
     slab = surface.copy()
     slab.set_constraint()
@@ -222,12 +188,11 @@ def _assemble(
     slab_bottom = slab.positions[:, 2].min()
     tip_top = bare_tip.positions[:, 2].max()
     atoms = slab + bare_tip
-    offset = np.zeros(2) if c_offset_xy_A is None else c_offset_xy_A
     cell = slab.cell.array.copy()
-    cell[2] = [offset[0], offset[1], tip_top - slab_bottom + gap_above_tip_A]
+    cell[2] = [0.0, 0.0, tip_top + lowered_by_A - slab_bottom + vacuum_A]
     atoms.set_cell(cell)
     atoms.pbc = True
-    shift_z = gap_above_tip_A / 2.0 - slab_bottom
+    shift_z = vacuum_A / 2.0 - slab_bottom
     atoms.positions[:, 2] += shift_z
     return atoms, float(shift_z)
 
@@ -249,6 +214,7 @@ def _junction_info(
             "config": config,
             "apex_index": n_surf + int(tip.info["apex_index"]),
             "tip_indices": list(range(n_surf, n_surf + len(tip))),
+            "n_surface_atoms": int(n_surf),
             "reference_indices": refs,
             "tip": tip.info.get("tip"),
             "tip_base": tip.info.get("tip_base"),
@@ -258,3 +224,44 @@ def _junction_info(
         }
     )
     return info
+
+
+#: Parts of a junction that can be computed alone (the fragments of a superposed start).
+FRAGMENTS: tuple[str, ...] = ("surface", "tip")
+
+
+def junction_fragment(junction: Atoms, part: str) -> Atoms:
+    """The slab or the tip of a junction alone, in the junction's own cell.
+
+    Parameters
+    ----------
+    junction
+        From :func:`build_junction` (``info['n_surface_atoms']``).
+    part
+        ``surface`` or ``tip``.
+
+    Returns
+    -------
+    ase.Atoms
+        The part's atoms, moments and constraints at their junction positions; ``info`` keeps
+        the junction's cell records (``dipole_z_A``, ``scan_d_max_A``, ``distance_A`` of the
+        tip) with ``kind='fragment'``, ``fragment=part`` and ``config=None``, so that a
+        fragment is never mistaken for a p or ap point.
+    """
+    require_choice("junction fragment", part, FRAGMENTS)
+    n_surf = int(junction.info["n_surface_atoms"])
+    keep = list(range(n_surf)) if part == "surface" else list(range(n_surf, len(junction)))
+    fixed = set(_fixed(junction))
+    atoms = junction[keep]
+    atoms.set_constraint(FixAtoms(indices=[k for k, i in enumerate(keep) if i in fixed]))
+    info = dict(junction.info)
+    info.update(kind="fragment", fragment=part, config=None, fragment_of=junction.info.get("spec"))
+    if part == "tip":
+        info["apex_index"] = int(junction.info["apex_index"]) - n_surf
+        info["tip_indices"] = list(range(len(atoms)))
+    else:
+        info.pop("apex_index", None)
+        info["tip_indices"] = []
+    info.pop("spec", None)
+    atoms.info = info
+    return atoms

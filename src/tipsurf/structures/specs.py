@@ -94,6 +94,7 @@ class TipSpec(_SpecBase):
     a_A: float = 2.85
     shape: str = "pyramid"
     layer_spacing_A: float | None = None
+    cell_size: tuple[int, int] = (1, 1)
     kind: ClassVar[str] = "tip"
 
     def __post_init__(self) -> None:
@@ -105,11 +106,13 @@ class TipSpec(_SpecBase):
         require_choice("tip shape", self.shape, TIP_SHAPES)
         if self.layer_spacing_A is not None:
             _as_float(self, "layer_spacing_A")
+        _set(self, "cell_size", tuple(self.cell_size))
 
     def build(self) -> Atoms:
         """Build the isolated tip."""
         atoms = build_tip(
-            self.apex, self.layers, self.base, self.a_A, shape=self.shape, layer_spacing_A=self.layer_spacing_A
+            self.apex, self.layers, self.base, self.a_A, shape=self.shape, layer_spacing_A=self.layer_spacing_A,
+            cell_size=self.cell_size,
         )
         atoms.info["spec"] = self.as_dict()
         return atoms
@@ -125,6 +128,8 @@ class TipSpec(_SpecBase):
             text += f"-a{_num(self.a_A)}"
         if self.layer_spacing_A is not None:
             text += f"-s{_num(self.layer_spacing_A)}"
+        if self.shape == "bcc110" and tuple(self.cell_size) != (1, 1):
+            text += f"-c{self.cell_size[0]}x{self.cell_size[1]}"
         return text
 
 
@@ -222,10 +227,9 @@ class MgOAg100Spec(_SpecBase):
 class JunctionSpec(_SpecBase):
     """Tip over a site of Mn/W(110) at distance d (see :func:`build_junction`).
 
-    ``connected_bond_A`` None: floating tip with ``vacuum_above_tip_A`` above it.  A value:
-    connected junction (no vacuum; the tip's top layer that far below the slab image's bottom
-    layer, at its hollows); needs ``TipSpec(shape='bcc110', layers >= 2, a_A = surface a_A)``
-    and a 1x1 surface.
+    ``scan_d_max_A``: the largest distance of the scan this point belongs to; the cell and
+    the slab position are those of that distance (with ``vacuum_above_tip_A`` behind the tip
+    there), so that only the tip moves from point to point.
     """
 
     surface: MnW110Spec = field(default_factory=lambda: MnW110Spec(size=(3, 2)))
@@ -235,7 +239,7 @@ class JunctionSpec(_SpecBase):
     distance_A: float = 5.0
     config: str = "p"
     vacuum_above_tip_A: float = 10.0
-    connected_bond_A: float | None = None
+    scan_d_max_A: float | None = None
     kind: ClassVar[str] = "junction"
 
     def __post_init__(self) -> None:
@@ -252,8 +256,8 @@ class JunctionSpec(_SpecBase):
         if not isinstance(self.vacuum_above_tip_A, (int, float)) or self.vacuum_above_tip_A < MIN_VACUUM_ABOVE_TIP_A:
             raise InputError(f"vacuum_above_tip_A must be >= {MIN_VACUUM_ABOVE_TIP_A} A, got {self.vacuum_above_tip_A!r}")
         _set(self, "vacuum_above_tip_A", float(self.vacuum_above_tip_A))
-        if self.connected_bond_A is not None:
-            _as_float(self, "connected_bond_A")
+        if self.scan_d_max_A is not None:
+            _as_float(self, "scan_d_max_A")
         self._assemble()  # geometric validation (site index range, clashes)
 
     @classmethod
@@ -268,7 +272,7 @@ class JunctionSpec(_SpecBase):
     def _assemble(self) -> Atoms:
         return build_junction(
             self.surface.build(), self.tip.build(), self.site, self.site_index,
-            self.distance_A, self.config, self.vacuum_above_tip_A, self.connected_bond_A,
+            self.distance_A, self.config, self.vacuum_above_tip_A, self.scan_d_max_A,
         )
 
     def build(self) -> Atoms:
@@ -278,10 +282,10 @@ class JunctionSpec(_SpecBase):
         return atoms
 
     def label(self) -> str:
-        """E.g. ``Fe3-top0-d4.500-p``; connected: ``Fe2-b110-a3.17-s2-top0-d4.500-cb2.05-p``."""
+        """E.g. ``Fe3-top0-d4.500-p``; in a scan cell: ``Fe3-top0-d4.500-of6.5-p``."""
         text = f"{self.tip.label()}-{self.site}{self.site_index}-d{self.distance_A:.3f}"
-        if self.connected_bond_A is not None:
-            text += f"-cb{_num(self.connected_bond_A)}"
+        if self.scan_d_max_A is not None and not math.isclose(self.scan_d_max_A, self.distance_A):
+            text += f"-of{_num(self.scan_d_max_A)}"
         return f"{text}-{self.config}"
 
 

@@ -16,15 +16,16 @@ Conventions
   sign unless it couples antiparallel (a Mn or Cr apex on another base), then it is negative.
 * Constraints: apex and next layer free, deeper layers fixed (:class:`ase.constraints.FixAtoms`).
 
-Shape ``bcc110``: an apex atom under layers of the rectangular c(2x2) cell of bcc(110)
-(x || [001], y || [1-10], in-plane lattice ``a`` x ``a*sqrt(2)``), made to fit a 1x1 Mn/W(110)
-cell (pseudomorphic: ``a`` is the surface's lattice constant).  Layer k >= 1 holds 2 atoms at
-``k*(a/2, 0) + {(0, 0), (a/2, a*sqrt(2)/2)}`` relative to the apex (modulo the cell), i.e. the
-bcc(110) stacking continued upward from the apex, ``layer_spacing_A`` apart (default the bulk
-a/sqrt(2)).  The apex thus sits below a bcc stacking site of the first layer, with 4 nearest
-neighbours there once the layer is repeated periodically.  Only the top layer is fixed (it is
-the tip's support).  Such a tip is meant for :func:`tipsurf.structures.junction.build_junction`
-in a 1x1 cell, in particular the connected junction (tip top layer bonded to the slab image).
+Shape ``bcc110``: an apex atom under pseudomorphic bcc(110) layers that fill an
+``nx x ny`` supercell of the rectangular c(2x2) cell of Mn/W(110) (x || [001], y || [1-10],
+in-plane lattice ``a`` x ``a*sqrt(2)``, ``a`` the surface's lattice constant; ``cell_size``).
+Layer k >= 1 holds 2*nx*ny atoms at ``k*(a/2, 0) + {(0, 0), (a/2, a*sqrt(2)/2)}`` + lattice
+vectors, relative to the apex, i.e. the bcc(110) stacking continued upward from the apex,
+``layer_spacing_A`` apart (default the bulk a/sqrt(2)).  The apex sits below a bcc stacking
+site of the first layer, with 4 nearest neighbours there once the layer is repeated
+periodically: the layers are the tip's support, and the tip floats in the junction cell with
+vacuum above its top layer.  Only the top layer is fixed.  In a 2x1 cell (6.34 x 4.48 A on
+W(110)) the apex is 4.48 A from its nearest periodic image.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def build_tip(
     vacuum_A: float = 6.0,
     shape: str = "pyramid",
     layer_spacing_A: float | None = None,
+    cell_size: tuple[int, int] = (1, 1),
 ) -> Atoms:
     """Build a tip with its apex pointing down: bcc(001) pyramid or bcc(110) layer tip.
 
@@ -98,6 +100,8 @@ def build_tip(
     layer_spacing_A
         Vertical distance between consecutive layers (apex to first layer included);
         default the bulk bcc value (a/2 for pyramid, a/sqrt(2) for bcc110).
+    cell_size
+        ``bcc110`` only: the (nx, ny) supercell of the c(2x2) surface cell the layers fill.
 
     Returns
     -------
@@ -120,7 +124,8 @@ def build_tip(
         layer_of = np.concatenate([[k] * n for k, n in enumerate(tip_layer_sizes(layers))])
         fixed_from = FREE_LAYERS
     else:
-        positions, layer_of = _bcc110_positions(layers, a_A, spacing)
+        nx, ny = _cell_size(cell_size)
+        positions, layer_of = _bcc110_positions(layers, a_A, spacing, nx, ny)
         fixed_from = max(1, layers - 1)
     symbols = [apex] + [base] * (len(positions) - 1)
     base_moment = default_moment(base)
@@ -146,19 +151,30 @@ def build_tip(
             "layer_spacing_A": float(spacing),
         }
     )
+    if shape == "bcc110":
+        atoms.info["cell_size"] = list(_cell_size(cell_size))
     return atoms
 
 
-def _bcc110_positions(layers: int, a_A: float, spacing_A: float) -> tuple[np.ndarray, np.ndarray]:
-    """Apex at the origin plus 2-atom bcc(110) layers of the c(2x2) cell above it."""
+def _cell_size(cell_size: tuple[int, int]) -> tuple[int, int]:
+    values = tuple(cell_size)
+    if len(values) != 2 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 8 for n in values):
+        raise InputError(f"tip cell_size must be two integers 1..8 (the surface's lateral size), got {cell_size!r}")
+    return int(values[0]), int(values[1])
+
+
+def _bcc110_positions(layers: int, a_A: float, spacing_A: float, nx: int = 1, ny: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Apex at the origin plus bcc(110) layers of the nx x ny c(2x2) supercell above it."""
     b_A = a_A * np.sqrt(2.0)
     rows = [[0.0, 0.0, 0.0]]
     layer_of = [0]
     for k in range(1, layers):
         shift = (k * a_A / 2.0) % a_A
-        for bx, by in ((0.0, 0.0), (a_A / 2.0, b_A / 2.0)):
-            rows.append([(shift + bx) % a_A, by, k * spacing_A])
-            layer_of.append(k)
+        for iy in range(ny):
+            for ix in range(nx):
+                for bx, by in ((0.0, 0.0), (a_A / 2.0, b_A / 2.0)):
+                    rows.append([(ix * a_A + shift + bx) % (nx * a_A), iy * b_A + by, k * spacing_A])
+                    layer_of.append(k)
     return np.array(rows), np.array(layer_of)
 
 

@@ -42,6 +42,9 @@ class Point:
     warm_start_from: list[str] = field(default_factory=list)
     relaxed_from: dict[str, str] = field(default_factory=dict)
     post_steps: list[dict[str, Any]] = field(default_factory=list)
+    fragment: str | None = None
+    start_fragments: dict[str, str] = field(default_factory=dict)
+    preset: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """What the campaign document keeps about the point."""
@@ -126,10 +129,13 @@ def calc_firework(
 ) -> Firework:
     """The Firework of one point (CalcTask plus its post-steps)."""
     calc_dir = calc_dir_for(project_dir, point.fingerprint)
+    extra = {"fragment": point.fragment} if point.fragment else {}
+    if point.start_fragments:
+        extra["start_fragments"] = dict(point.start_fragments)
     tasks = [CalcTask(
         spec=point.spec,
         code=code,
-        preset=preset,
+        preset=point.preset if point.preset is not None else preset,
         fingerprint=point.fingerprint,
         calc_dir=str(calc_dir),
         campaign=campaign,
@@ -137,6 +143,7 @@ def calc_firework(
         warm_start_from=list(point.warm_start_from),
         relaxed_from=dict(point.relaxed_from),
         walltime_s=walltime_s,
+        **extra,
     )]
     for post in point.post_steps:
         tasks.append(PostStepTask(

@@ -1,21 +1,30 @@
-"""Run campaigns locally (one rocket at a time), report their status, re-queue failures.
+"""Run campaigns locally (one or more rockets at a time), report their status, re-queue failures.
 
 :func:`run_campaign` is FireWorks' rapidfire loop made explicit so that the embedded store is
 saved after every rocket and a progress callback sees every step: it pulls the next READY
 Firework of the campaign (an ``FWorker`` whose query selects the campaign), runs it in a fresh
 launcher folder under ``.tipsurf/launches`` and saves.  Killing it loses at most the running
-point, which the next ``tipsurf run`` starts again (see :mod:`tipsurf.workflows.launchpad`).
+points, which the next ``tipsurf run`` starts again (see :mod:`tipsurf.workflows.launchpad`).
+
+With ``workers=2`` two such loops run in two threads of this process on the one launchpad
+(e.g. the p and ap chains of a scan at once).  They take turns on the store under
+:data:`tipsurf.concurrency.STATE_LOCK`: picking and checking out a Firework, the task's store
+work and every save happen under it, and only the external code's run is outside it, so a
+Firework is checked out exactly once and no point is lost or run twice.
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+import threading
+import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
+from tipsurf.concurrency import holding_state
 from tipsurf.workflows import store
 from tipsurf.workflows.common import SPEC_CAMPAIGN, SPEC_FINGERPRINT, SPEC_POINT, SPEC_ROLE
+from tipsurf.errors import InputError
 from tipsurf.workflows.launchpad import LaunchpadHandle, open_launchpad
 
 STATE_GROUPS = {
@@ -121,17 +130,6 @@ def _quiet_fireworks_console() -> None:
                 handler.setLevel(logging.WARNING)
 
 
-@contextmanager
-def _in_folder(path: Path) -> Iterator[None]:
-    old = os.getcwd()
-    path.mkdir(parents=True, exist_ok=True)
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
 def _next_launcher_dir(root: Path) -> Path:
     from datetime import datetime, timezone
 
@@ -148,8 +146,9 @@ def run_campaign(
     launchpad: str | Path | None = None,
     project_dir: str | Path | None = None,
     max_rockets: int | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Run the READY Fireworks of a campaign (or of all campaigns) here, one at a time.
+    """Run the READY Fireworks of a campaign (or of all campaigns) here, ``workers`` at a time.
 
     Parameters
     ----------
@@ -160,6 +159,9 @@ def run_campaign(
         ``label``, ``fw_id``, ``state``, ``counts``, ``total``) before and after every rocket.
     max_rockets
         Stop after this many rockets (default: until nothing is ready).
+    workers
+        Rockets run at once (threads sharing the launchpad; 2 uses both cores of a small
+        machine for two serial pw.x runs).
 
     Returns
     -------
@@ -174,42 +176,113 @@ def run_campaign(
     from fireworks import FWorker
     from fireworks.core.rocket_launcher import launch_rocket
 
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 16:
+        raise InputError(f"workers must be an integer 1..16 (rockets at once), got {workers!r}")
     fworker = FWorker(name="tipsurf-local", query=_campaign_query(name))
-    rockets = 0
     with open_launchpad(launchpad, project_dir) as handle:
         if name:
             store.get_campaign(handle.db, name)  # clear error for an unknown name
         names = [name] if name else store.campaign_names(handle.db)
-
-        def notify(event: str, **extra: Any) -> None:
-            if progress is None:
-                return
-            counts = dict.fromkeys(COUNT_KEYS, 0)
-            total = 0
-            for n in names:
-                status = status_from_handle(handle, n)
-                total += status["total"]
-                for key, value in status["counts"].items():
-                    counts[key] += value
-            progress({"campaign": name, "event": event, "counts": counts, "total": total, **extra})
-
-        notify("begin", recovered=handle.recovered)
-        while (max_rockets is None or rockets < max_rockets) and handle.lp.run_exists(fworker):
-            nxt = handle.lp.fireworks.find_one({"state": "READY", **fworker.query}, {"fw_id": 1, "name": 1, "spec": 1},
-                                               sort=[("spec._priority", -1), ("fw_id", 1)])
-            label = (nxt or {}).get("spec", {}).get(SPEC_POINT, {}).get("label") or (nxt or {}).get("name")
-            notify("start", label=label, fw_id=(nxt or {}).get("fw_id"))
-            _quiet_fireworks_console()
-            with _in_folder(_next_launcher_dir(handle.launches_dir)):
-                launch_rocket(handle.lp, fworker, fw_id=(nxt or {}).get("fw_id"), strm_lvl="ERROR")
-            handle.flush()
-            rockets += 1
-            state = handle.lp.fireworks.find_one({"fw_id": (nxt or {}).get("fw_id")}, {"state": 1}) if nxt else None
-            notify("done", label=label, fw_id=(nxt or {}).get("fw_id"), state=(state or {}).get("state"))
-        notify("finished")
+        loop = _RocketLoop(handle, fworker, names, name, progress, max_rockets)
+        loop.notify("begin", recovered=handle.recovered)
+        _quiet_fireworks_console()
+        home = os.getcwd()
+        try:
+            if workers == 1:
+                loop.work()
+            else:
+                loop.run_threads(workers)
+        finally:
+            os.chdir(home)
+        loop.notify("finished")
         status = status_from_handle(handle, name) if name else {
             "campaigns": [status_from_handle(handle, n) for n in names]}
-        return {"rockets": rockets, "recovered": handle.recovered, "status": status}
+        return {"rockets": loop.rockets, "recovered": handle.recovered, "status": status}
+
+
+class _RocketLoop:
+    """The pull-run-save loop of :func:`run_campaign`, shared by its worker threads."""
+
+    def __init__(self, handle: LaunchpadHandle, fworker: Any, names: list[str], name: str | None,
+                 progress: ProgressCallback | None, max_rockets: int | None) -> None:
+        self.handle, self.fworker, self.names, self.name = handle, fworker, names, name
+        self.progress, self.max_rockets = progress, max_rockets
+        self.rockets = 0
+        self.busy = 0
+        self.errors: list[BaseException] = []
+
+    def notify(self, event: str, **extra: Any) -> None:
+        if self.progress is None:
+            return
+        counts = dict.fromkeys(COUNT_KEYS, 0)
+        total = 0
+        for n in self.names:
+            status = status_from_handle(self.handle, n)
+            total += status["total"]
+            for key, value in status["counts"].items():
+                counts[key] += value
+        self.progress({"campaign": self.name, "event": event, "counts": counts, "total": total, **extra})
+
+    def _next(self) -> dict[str, Any] | None | str:
+        """The next READY Firework; ``"wait"`` if none is ready but a running one may free some."""
+        if self.max_rockets is not None and self.rockets >= self.max_rockets:
+            return None
+        nxt = self.handle.lp.fireworks.find_one({"state": "READY", **self.fworker.query}, {"fw_id": 1, "name": 1, "spec": 1},
+                                                sort=[("spec._priority", -1), ("fw_id", 1)])
+        if nxt is None:
+            return "wait" if self.busy else None
+        return nxt
+
+    def _launch(self, nxt: dict[str, Any]) -> None:
+        """One rocket (called holding the state lock; pw.x runs release it)."""
+        from fireworks.core.rocket_launcher import launch_rocket
+
+        label = nxt.get("spec", {}).get(SPEC_POINT, {}).get("label") or nxt.get("name")
+        fw_id = nxt.get("fw_id")
+        self.rockets += 1
+        self.busy += 1
+        try:
+            self.notify("start", label=label, fw_id=fw_id)
+            os.chdir(_next_launcher_dir(self.handle.launches_dir))  # the Rocket records its launch dir from the cwd
+            launch_rocket(self.handle.lp, self.fworker, fw_id=fw_id, strm_lvl="ERROR")
+            self.handle.flush()
+        finally:
+            self.busy -= 1
+        state = self.handle.lp.fireworks.find_one({"fw_id": fw_id}, {"state": 1})
+        self.notify("done", label=label, fw_id=fw_id, state=(state or {}).get("state"))
+
+    def work(self) -> None:
+        """Pull and run rockets until none is ready (and none running could make one ready)."""
+        while True:
+            with holding_state():
+                if self.errors:
+                    return
+                nxt = self._next()
+                if isinstance(nxt, dict):
+                    try:
+                        self._launch(nxt)
+                    except BaseException as err:  # noqa: BLE001  (stop the other workers too)
+                        self.errors.append(err)
+                        raise
+                    continue
+            if nxt is None:
+                return
+            time.sleep(0.5)  # another worker runs a point whose children may become ready
+
+    def run_threads(self, workers: int) -> None:
+        threads = [threading.Thread(target=self._work_quietly, name=f"tipsurf-worker-{i}", daemon=True) for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self.errors:
+            raise self.errors[0]
+
+    def _work_quietly(self) -> None:
+        try:
+            self.work()
+        except BaseException:  # noqa: BLE001  (re-raised by run_threads in the main thread)
+            pass
 
 
 def rerun_campaign(

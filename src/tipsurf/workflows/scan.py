@@ -4,15 +4,27 @@ Graph (one FireWorks workflow per added campaign)::
 
     [relax tip]   [relax slab]          optional pre-steps (their structures feed every point)
          \\            /
+    [slab alone]  [tip alone]           QE fragments in the scan's cell (superposed starts)
+         \\            /
     p:  d_max -> ... -> d_min           one Firework per (distance, configuration);
     ap: d_max -> ... -> d_min           the p and ap chains are independent (run in parallel)
           \\               /
             [analysis: E_ex(d), F_ex(d)]   stored with the campaign
 
-All points of a scan share one cell: ``vacuum_above_tip_A`` applies to the largest distance and
-grows by (d_max − d) for the nearer points, so every point has the same plane-wave basis and
-FFT grid (a smooth E(d), and a density that can start the neighbour).  Extending a scan to a
-larger d therefore changes the cell, hence the fingerprints, of all its points.
+All points of a scan share one cell and one slab position (``JunctionSpec.scan_d_max_A``):
+``vacuum_above_tip_A`` separates the tip's back from the slab's image at the largest distance,
+and only the tip moves down for the nearer points, so every point has the same plane-wave
+basis, FFT grid and dipole plane (a smooth E(d), and densities that add up across points).
+Extending a scan to a larger d therefore changes the cell, hence the fingerprints, of all its
+points.
+
+Superposed starts (QE with warm start): the slab alone and the tip alone (at d_max, p
+orientation) are computed once per scan in that cell, to ``FRAGMENT_CONV_THR_RY``.  The first
+point of each chain starts from slab + tip translated to its d (ap: tip magnetisation negated);
+each later point from its converged neighbour minus the neighbour's tip plus the tip at the new
+d (measured in ``benchmarks/bench_floating_superposed.py``: a floating junction from atomic
+densities charge-sloshes for tens of iterations; from fragments it converges in ~15, from the
+neighbour delta in ~10).
 
 Each chain runs from the largest distance to the smallest.  With warm start (default for QE)
 a point starts from the converged charge density of its already finished neighbour *of the
@@ -47,6 +59,8 @@ EXCHANGE_FUNCTION = "tipsurf.analysis.exchange:exchange_table"
 PAIR_FILTER = "tipsurf.workflows.scan:paired_scan_records"
 DEFAULT_CONFIGS: tuple[str, ...] = ("p", "ap")
 DISTANCE_DECIMALS = 4
+#: SCF threshold of the fragments (Ry): they are starting densities, not results.
+FRAGMENT_CONV_THR_RY = 1e-5
 
 
 def parse_distances(text: str | Sequence[float]) -> list[float]:
@@ -162,31 +176,62 @@ def plan_scan_points(
     warm_start: bool = True,
     relaxed_from: dict[str, str] | None = None,
     junction_options: dict[str, Any] | None = None,
+    fragments: dict[str, Point] | None = None,
 ) -> dict[str, list[Point]]:
     """Points of every configuration, farthest first, with their warm-start neighbours.
 
-    A floating tip keeps one cell for the whole scan (the vacuum above the tip grows as it
-    approaches); ``junction_options`` are further :class:`JunctionSpec` fields such as
-    ``connected_bond_A`` (a connected junction, whose cell height follows d).
+    All points share one cell and slab position (``scan_d_max_A`` = the largest distance);
+    ``junction_options`` are further :class:`JunctionSpec` fields.  With ``fragments`` (from
+    :func:`plan_fragments`) every point starts from them.
     """
     from tipsurf.structures.specs import JunctionSpec
 
     chains: dict[str, list[Point]] = {}
     d_max = max(distances)
+    starts = {role: p.fingerprint for role, p in (fragments or {}).items()}
     for config in configs:
         chain: list[Point] = []
         for d in sorted(distances, reverse=True):
-            # one cell for the whole scan: the vacuum above the tip grows as the tip approaches
-            vacuum = round(vacuum_above_tip_A + (d_max - d), DISTANCE_DECIMALS + 2)
-            spec = JunctionSpec(surface=surface, tip=tip, site=site, site_index=site_index, distance_A=d,
-                                config=config, vacuum_above_tip_A=vacuum, **(junction_options or {}))
+            spec = JunctionSpec(surface=surface, tip=tip, site=site, site_index=site_index, distance_A=d, config=config,
+                                vacuum_above_tip_A=vacuum_above_tip_A, scan_d_max_A=d_max, **(junction_options or {}))
             base = planned_fingerprint(spec.build(), code, preset)
             fp = derived_fingerprint(base, relaxed_from or {})
             meta = {"distance_A": d, "config": config, "site": site, "site_index": site_index}
             neighbours = [p.fingerprint for p in reversed(chain)] if warm_start else []
-            chain.append(Point(fp, spec.as_dict(), spec.label(), meta, "scf", "point", neighbours, dict(relaxed_from or {})))
+            chain.append(Point(fp, spec.as_dict(), spec.label(), meta, "scf", "point", neighbours, dict(relaxed_from or {}),
+                               start_fragments=dict(starts)))
         chains[config] = chain
     return chains
+
+
+def fragment_preset(preset: dict[str, Any]) -> dict[str, Any]:
+    """The scan's preset with the fragments' looser SCF threshold (``FRAGMENT_CONV_THR_RY``)."""
+    out = {k: v for k, v in preset.items() if k != "conv_thr_Ry_per_atom"}
+    out["conv_thr_Ry"] = max(float(preset.get("conv_thr_Ry") or 0.0), FRAGMENT_CONV_THR_RY)
+    return out
+
+
+def plan_fragments(
+    surface: Any, tip: Any, site: str, d_max_A: float, code: str, preset: dict[str, Any], *,
+    site_index: int = 0, vacuum_above_tip_A: float = 10.0, relaxed_from: dict[str, str] | None = None,
+    junction_options: dict[str, Any] | None = None,
+) -> dict[str, Point]:
+    """The slab and the tip of the scan's largest-distance junction, each alone in its cell."""
+    from tipsurf.structures.junction import junction_fragment
+    from tipsurf.structures.specs import JunctionSpec
+
+    spec = JunctionSpec(surface=surface, tip=tip, site=site, site_index=site_index, distance_A=d_max_A, config="p",
+                        vacuum_above_tip_A=vacuum_above_tip_A, scan_d_max_A=d_max_A, **(junction_options or {}))
+    junction = spec.build()
+    frag_preset = fragment_preset(preset)
+    out = {}
+    for role in ("surface", "tip"):
+        base = planned_fingerprint(junction_fragment(junction, role), code, frag_preset)
+        fp = derived_fingerprint(base, relaxed_from or {})
+        label = f"{role} alone in the scan cell of {spec.label()}"
+        out[role] = Point(fp, spec.as_dict(), label, {"role": f"fragment-{role}"}, "scf", f"fragment-{role}",
+                          relaxed_from=dict(relaxed_from or {}), fragment=role, preset=frag_preset)
+    return out
 
 
 def add_distance_scan(
@@ -238,8 +283,7 @@ def add_distance_scan(
     d0_A
         Reference distance of Δd = d − d0 in the analysis table.
     junction_options
-        Further :class:`~tipsurf.structures.specs.JunctionSpec` fields, e.g.
-        ``{"connected_bond_A": 2.05}`` for a tip bonded to the slab's periodic image.
+        Further :class:`~tipsurf.structures.specs.JunctionSpec` fields.
     launchpad, project_dir
         See :func:`tipsurf.workflows.launchpad.open_launchpad`.
 
@@ -265,10 +309,11 @@ def add_distance_scan(
 
     relax = _relax_points(surface, tip, code, merged, relax_tip, relax_slab)
     relaxed_from = {role: p.fingerprint for role, p in relax.items()}
-    chains = plan_scan_points(surface, tip, site, dists, configs, code, merged, site_index=site_index,
-                              vacuum_above_tip_A=vacuum_above_tip_A, warm_start=warm, relaxed_from=relaxed_from,
-                              junction_options=junction_options)
-    all_points = [*relax.values(), *(p for chain in chains.values() for p in chain)]
+    geometry = {"site_index": site_index, "vacuum_above_tip_A": vacuum_above_tip_A, "relaxed_from": relaxed_from,
+                "junction_options": junction_options}
+    fragments = plan_fragments(surface, tip, site, max(dists), code, merged, **geometry) if warm and code == "qe" else {}
+    chains = plan_scan_points(surface, tip, site, dists, configs, code, merged, warm_start=warm, fragments=fragments, **geometry)
+    all_points = [*relax.values(), *fragments.values(), *(p for chain in chains.values() for p in chain)]
     inputs = {
         "surface": surface.as_dict(), "tip": tip.as_dict(), "site": site, "site_index": site_index,
         "distances_A": dists, "configs": configs, "code": code, "preset": merged,
@@ -288,6 +333,13 @@ def add_distance_scan(
                 fws[point.fingerprint] = calc_firework(point, **kw)
                 report.added.append(point.summary())
         relax_parents = [fws[p.fingerprint] for p in relax.values() if p.fingerprint in fws]
+        for point in fragments.values():
+            if point.fingerprint in existing:
+                report.existing.append({**point.summary(), "state": existing[point.fingerprint]})
+            else:
+                fws[point.fingerprint] = calc_firework(point, parents=relax_parents, **kw)
+                report.added.append(point.summary())
+        relax_parents = relax_parents + [fws[p.fingerprint] for p in fragments.values() if p.fingerprint in fws]
         for chain in chains.values():
             previous = None
             for point in chain:

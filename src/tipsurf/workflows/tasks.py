@@ -108,7 +108,7 @@ def junction_from_relaxed_parts(spec: dict[str, Any], relaxed: dict[str, dict[st
             parts[role] = relaxed_part(spec[role], relaxed[role])
         else:
             parts[role] = spec_from_dict(spec[role]).build()
-    kwargs = {k: spec[k] for k in ("site", "site_index", "distance_A", "config", "vacuum_above_tip_A", "connected_bond_A") if spec.get(k) is not None}
+    kwargs = {k: spec[k] for k in ("site", "site_index", "distance_A", "config", "vacuum_above_tip_A", "scan_d_max_A") if spec.get(k) is not None}
     return build_junction(parts["surface"], parts["tip"], **kwargs)
 
 
@@ -166,10 +166,20 @@ class CalcTask(FiretaskBase):
         Wall time given to the code (QE max_seconds, VASP STOPCAR) for a clean restart.
     max_errors : int, optional
         Custodian's error budget.
+    fragment : str, optional
+        ``surface`` or ``tip``: compute that part of the junction ``spec`` alone, in the
+        junction's cell (a fragment of the superposed start).
+    start_fragments : dict, optional
+        ``{"surface": fingerprint, "tip": fingerprint}`` of the scan's fragments (QE): the
+        point starts from the slab fragment plus the tip fragment translated to its d (ap:
+        magnetisation negated) or, when a neighbour has converged, from the neighbour's
+        density minus its tip fragment plus the tip at the new d.  Fragments that did not
+        converge leave the usual warm or cold start.
     """
 
     required_params = ["spec", "code", "preset", "fingerprint", "calc_dir", "campaign"]
-    optional_params = ["calculation", "warm_start_from", "relaxed_from", "walltime_s", "max_errors"]
+    optional_params = ["calculation", "warm_start_from", "relaxed_from", "walltime_s", "max_errors",
+                       "fragment", "start_fragments"]
 
     def run_task(self, fw_spec: dict[str, Any]) -> FWAction:
         from tipsurf.workflows.launchpad import flush_launchpad
@@ -210,6 +220,10 @@ class CalcTask(FiretaskBase):
         engine = get_engine(self["code"])
         relaxed = self._relaxed_records(db)
         atoms = build_atoms(self["spec"], relaxed)
+        if self.get("fragment"):
+            from tipsurf.structures.junction import junction_fragment
+
+            atoms = junction_fragment(atoms, self["fragment"])
         calc_dir = Path(self["calc_dir"])
         busy = processes_running_in(calc_dir)
         if busy:
@@ -220,13 +234,15 @@ class CalcTask(FiretaskBase):
         if finished is not None:  # killed after the code finished but before the store was saved
             return self._store(db, finished.as_dict(), calc_dir, None, finished.fingerprint or self["fingerprint"])
         warm_fp, warm_dir = self._warm_source(db)
+        parts = self._fragment_start(db, atoms, warm_fp, warm_dir)
         prepared = engine.write_inputs(
             atoms,
             self["preset"],
             calc_dir,
-            restart_from=warm_dir,
+            restart_from=None if parts else warm_dir,
             walltime_s=self._walltime_s(fw_spec),
             calculation=self.get("calculation", "scf"),
+            **({"start_density": parts} if parts else {}),
         )
         if not relaxed and prepared.fingerprint != self["fingerprint"]:
             raise CalculationFailedError(
@@ -239,6 +255,28 @@ class CalcTask(FiretaskBase):
             {k: v for k, v in prepared.metadata.items() if k not in record["metadata"]}
         )
         return self._store(db, record, calc_dir, warm_fp, prepared.fingerprint)
+
+    def _fragment_start(self, db: Any, atoms: Any, warm_fp: str | None, warm_dir: str | None) -> list[Any] | None:
+        """Density parts of a superposed start (see ``start_fragments``), or None."""
+        from tipsurf.engines.qe.superpose import DensityPart, calc_save_dir
+
+        dirs = {}
+        for role, fp in (self.get("start_fragments") or {}).items():
+            record = store.get_result(db, fp) or {}
+            if not record.get("converged") or not record.get("_calc_dir") or not Path(record["_calc_dir"]).is_dir():
+                return None
+            dirs[role] = calc_save_dir(record["_calc_dir"])
+        if set(dirs) != {"surface", "tip"}:
+            return None
+        d_max = float(atoms.info["scan_d_max_A"])
+        flip = atoms.info.get("config") == "ap"
+        tip_here = DensityPart(dirs["tip"], float(atoms.info["distance_A"]) - d_max, 1.0, flip)
+        neighbour = store.get_result(db, warm_fp) if warm_fp else None
+        d_neighbour = ((neighbour or {}).get("metadata") or {}).get("distance_A")
+        if warm_dir and d_neighbour is not None:
+            tip_there = DensityPart(dirs["tip"], float(d_neighbour) - d_max, -1.0, flip)
+            return [DensityPart(calc_save_dir(warm_dir)), tip_there, tip_here]
+        return [DensityPart(dirs["surface"]), tip_here]
 
     def _walltime_s(self, fw_spec: dict[str, Any]) -> float | None:
         """Task setting, else the Firework spec, else the queue job's ``TIPSURF_WALLTIME_S``."""

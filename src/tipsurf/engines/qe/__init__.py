@@ -35,6 +35,7 @@ from tipsurf.engines.qe.inputs import (
     hubbard_settings,
     is_slab,
     kpoint_mesh,
+    physics_settings,
     render_pw_input,
     split_species,
 )
@@ -42,6 +43,7 @@ from tipsurf.engines.qe.job import CORRECTIONS_FILE, PW_STDERR, read_corrections
 from tipsurf.engines.qe.outputs import PwOutput, parse_projwfc_output, parse_pw_output
 from tipsurf.engines.qe.pseudo import UpfInfo, resolve_pseudopotentials
 from tipsurf.engines.qe.restart import plan_restart, shift_density_for_new_cell
+from tipsurf.engines.qe.superpose import DensityPart, write_superposed_density
 from tipsurf.engines.qe.version import parse_version, qe_version
 from tipsurf.engines.record import CalcResult
 from tipsurf.errors import CalculationFailedError, ConfigurationError, InputError, OutputError
@@ -237,6 +239,27 @@ def prepare_restart(source: str | Path, directory: Path, atoms: Atoms, ecutrho_R
     return result
 
 
+def _valence_electrons(atoms: Atoms, pseudos: dict[str, UpfInfo]) -> float:
+    """Electrons of the calculation (neutral: the sum of the pseudopotentials' valences)."""
+    return float(sum(pseudos[s].z_valence for s in atoms.get_chemical_symbols()))
+
+
+def _superposed_start(parts: list[DensityPart], directory: Path, electrons: float) -> dict[str, Any]:
+    """Write the superposed starting density; the restart record (or a cold fallback and why)."""
+    delta = any(p.weight < 0 for p in parts)  # neighbour - its tip + the tip here
+    record = {"restart_method": "neighbour-delta" if delta else "superposed", "restart_files": [],
+              "restart_diagnostics": None, "restart_parts": [p.as_dict() for p in parts],
+              "restart_note": ("converged neighbour minus its tip fragment plus the tip fragment at this d" if delta
+                               else "slab fragment plus the tip fragment translated to this d")}
+    try:
+        diagnostics = write_superposed_density(parts, directory / OUTDIR / f"{PREFIX}.save", electrons)
+    except (InputError, OutputError) as err:
+        return {**record, "restart_method": "cold-fallback", "restart_note": f"superposed start impossible: {err}"}
+    record["restart_files"] = diagnostics.pop("files")
+    record["restart_diagnostics"] = diagnostics
+    return record
+
+
 def _write_structure(atoms: Atoms, path: Path) -> None:
     clean = atoms.copy()
     clean.info = _json_safe(dict(atoms.info))
@@ -259,6 +282,7 @@ class QEEngine:
         restart_from: str | Path | None = None,
         walltime_s: float | None = None,
         calculation: str = "scf",
+        start_density: list[DensityPart] | None = None,
     ) -> PreparedCalc:
         """Write ``pw.in``, ``structure.json`` and ``tipsurf_calc.json`` into ``directory``.
 
@@ -274,6 +298,11 @@ class QEEngine:
             Configuration; loaded with :func:`tipsurf.config.load_config` if None.
         restart_from
             Folder of a finished calculation whose charge density starts this one.
+        start_density
+            Converged densities (fragments, a neighbour) whose superposition starts this one
+            (:mod:`tipsurf.engines.qe.superpose`); used when ``restart_from`` is None.  If
+            they do not fit (another cell or cut-off, an electron count that does not add up)
+            the calculation starts cold and says why (``restart_method='cold-fallback'``).
         walltime_s
             Wall-time budget; pw.x gets ``max_seconds`` = 90 % of it and stops cleanly.
         calculation
@@ -314,6 +343,10 @@ class QEEngine:
         restart = {"restart_method": "none", "restart_note": "", "restart_files": [], "restart_diagnostics": None}
         if restart_from is not None:
             restart = prepare_restart(restart_from, directory, atoms, float(namelists["system"]["ecutrho"]))
+            namelists["electrons"]["startingpot"] = "atomic" if restart["restart_method"] == "cold-fallback" else "file"
+            namelists["electrons"]["startingwfc"] = "atomic+random"
+        elif start_density:
+            restart = _superposed_start(start_density, directory, _valence_electrons(atoms, pseudos))
             namelists["electrons"]["startingpot"] = "atomic" if restart["restart_method"] == "cold-fallback" else "file"
             namelists["electrons"]["startingwfc"] = "atomic+random"
         text = render_pw_input(namelists, split, atoms, mesh, shift, hub_card)
@@ -399,6 +432,8 @@ class QEEngine:
             "parameters": info.get("parameters"),
             "restart_from": info.get("restart_from"),
             "restart_method": info.get("restart_method"),
+            "restart_note": info.get("restart_note"),
+            "physics_settings": physics_settings(directory / PW_INPUT) if (directory / PW_INPUT).is_file() else None,
         }
         if not out.converged:
             extra["unconverged_last_iteration"] = {

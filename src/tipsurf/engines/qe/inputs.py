@@ -153,7 +153,12 @@ def vacuum_gap(atoms: Atoms) -> tuple[float, float, float]:
 
 
 def dipole_settings(atoms: Atoms, min_vacuum_A: float = 5.0) -> dict[str, Any]:
-    """tefield/dipfield along z with the sawtooth discontinuity centred in the vacuum gap."""
+    """tefield/dipfield along z with the sawtooth discontinuity centred in the vacuum gap.
+
+    A structure that names its dipole plane (``info['dipole_z_A']``, e.g. every point of a
+    distance scan: the middle of the vacuum behind the tip at the largest distance) gets the
+    discontinuity there, so that all points of a scan, and their fragments, see one field.
+    """
     gap_A, start, width = vacuum_gap(atoms)
     if gap_A < min_vacuum_A:
         raise InputError(
@@ -162,6 +167,8 @@ def dipole_settings(atoms: Atoms, min_vacuum_A: float = 5.0) -> dict[str, Any]:
         )
     eopreg = min(0.1, 0.25 * width)
     middle = start + 0.5 * width
+    if atoms.info.get("dipole_z_A") is not None:
+        middle = float(atoms.info["dipole_z_A"]) / float(atoms.cell[2, 2])
     emaxpos = (middle - 0.5 * eopreg) % 1.0
     return {"tefield": True, "dipfield": True, "edir": 3, "emaxpos": round(emaxpos, 6), "eopreg": round(eopreg, 6), "eamp": 0.0}
 
@@ -178,7 +185,10 @@ def kpoint_mesh(atoms: Atoms, kpoints: dict[str, Any], min_vacuum_A: float = 5.0
     """
     shift = [0, 0, 0] if kpoints.get("gamma_centred", True) else [1, 1, 1]
     if "mesh" in kpoints:
-        return [int(n) for n in kpoints["mesh"]], shift
+        mesh = [int(n) for n in kpoints["mesh"]]
+        if mesh[2] == 1:  # no shift along an axis with one k-point (a slab's vacuum axis)
+            shift[2] = 0
+        return mesh, shift
     density = float(kpoints.get("density_per_A-1", 0))
     if density <= 0:
         raise InputError("kpoints needs 'mesh: [n1, n2, n3]' or a positive 'density_per_A-1'")
@@ -235,6 +245,21 @@ def render_pw_input(
     lines.append("  " + " ".join(str(n) for n in mesh) + "  " + " ".join(str(s) for s in shift))
     lines.extend(hubbard_card)
     return "\n".join(lines) + "\n"
+
+
+#: pw.x settings that change the computed physics (not just the way there): a p and an ap point
+#: are only compared when their values agree (see :func:`physics_settings`).
+PHYSICS_KEYS: dict[str, tuple[str, ...]] = {
+    "system": ("ecutwfc", "ecutrho", "occupations", "smearing", "degauss", "nspin", "nbnd", "tot_magnetization",
+               "constrained_magnetization", "lambda", "lda_plus_u", "vdw_corr", "input_dft", "edir", "emaxpos", "eopreg"),
+    "control": ("tefield", "dipfield"),
+}
+
+
+def physics_settings(path: str | Path) -> dict[str, str | None]:
+    """The :data:`PHYSICS_KEYS` values of a pw.x input as written (after any correction)."""
+    return {f"{namelist}.{key}": get_pw_parameter(path, namelist, key)
+            for namelist, keys in PHYSICS_KEYS.items() for key in keys}
 
 
 def _block(text: str, namelist: str) -> tuple[int, int]:

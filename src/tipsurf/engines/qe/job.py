@@ -16,6 +16,7 @@ from typing import Any
 from custodian.custodian import Custodian, ErrorHandler, Job
 
 from tipsurf.atomic import write_json_atomic
+from tipsurf.concurrency import released
 from tipsurf.engines.qe.handlers import WalltimeHandler, default_handlers, mark_run_start
 from tipsurf.engines.qe.inputs import PW_INPUT, PW_OUTPUT
 from tipsurf.errors import CalculationFailedError, ProgramNotFoundError
@@ -124,7 +125,8 @@ def run_pw(
     failure: str | None = None
     mark_run_start(directory)
     try:
-        custodian.run()
+        with released():  # other workers may use the campaign store while pw.x runs
+            custodian.run()
     except Exception as exc:  # custodian raises its own error classes
         failure = _failure_message(exc, directory)
     new = _plain_corrections(custodian.run_log)

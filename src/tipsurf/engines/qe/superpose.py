@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from tipsurf.engines.qe.inputs import OUTDIR, PREFIX
 from tipsurf.engines.qe.restart import DENSITY_FILE, ChargeDensity, read_charge_density, write_charge_density
 from tipsurf.errors import InputError
 
-__all__ = ["DensityPart", "superpose_densities", "write_superposed_density"]
+__all__ = ["DensityPart", "calc_save_dir", "superpose_densities", "write_superposed_density"]
 
 #: Relative tolerance on the reciprocal vectors of parts that must share one cell.
 _CELL_RTOL = 1e-8
@@ -64,6 +65,11 @@ class DensityPart:
         """Inverse of :meth:`as_dict`."""
         return cls(str(data["save_dir"]), float(data.get("shift_z_A", 0.0)), float(data.get("weight", 1.0)),
                    bool(data.get("flip_magnetization", False)))
+
+
+def calc_save_dir(calc_dir: str | Path) -> str:
+    """The ``<prefix>.save`` folder of a tipsurf QE calculation folder (where its density is)."""
+    return str(Path(calc_dir) / OUTDIR / f"{PREFIX}.save")
 
 
 def _c_length_bohr(density: ChargeDensity) -> float:

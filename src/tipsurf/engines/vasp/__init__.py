@@ -18,6 +18,7 @@ import numpy as np
 from ase import Atoms
 
 from tipsurf.atomic import write_json_atomic, write_text_atomic
+from tipsurf.concurrency import released
 from tipsurf.config import Config, load_config
 from tipsurf.engines.base import PreparedCalc
 from tipsurf.engines.fingerprint import fingerprint, structure_payload
@@ -223,7 +224,8 @@ class VaspEngine:
             raise ProgramNotFoundError(f"VASP command '{command[0]}' not found on PATH; set commands: vasp: in the tipsurf config")
         custodian = make_custodian(directory, config, walltime_s=calc.get("walltime_s"), max_errors=max_errors)
         try:
-            custodian.run()
+            with released():  # other workers may use the campaign store while VASP runs
+                custodian.run()
         except CustodianError as exc:
             raise CalculationFailedError(f"VASP in {directory} failed: {' '.join(str(exc).split())[:300]}") from None
         return self.parse(directory)
