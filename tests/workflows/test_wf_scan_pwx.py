@@ -7,6 +7,7 @@ exercises the whole chain (inputs -> custodian -> parse -> store -> E_ex/F_ex ta
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -46,24 +47,29 @@ def tiny_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def warm_scan(tiny_env: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Two distances x p/ap with warm start, run to the end with a progress callback."""
+    """Two distances x p/ap with warm start, run to the end by two workers with a progress callback."""
     project = tmp_path_factory.mktemp("scan-warm")
     add_distance_scan(distances="5.0,4.5", name="warm", project_dir=project, **tiny_scan_kwargs())
     events: list[dict[str, Any]] = []
-    out = run_campaign("warm", progress=events.append, project_dir=project)
+    out = run_campaign("warm", progress=events.append, project_dir=project, workers=2)
     with open_launchpad(project_dir=project) as handle:
         records = store.campaign_records(handle.db, "warm")
         campaign = store.get_campaign(handle.db, "warm")
-    return {"project": project, "out": out, "events": events, "records": records, "campaign": campaign}
+        launches = {d["fw_id"]: len(d.get("launches", [])) for d in handle.lp.fireworks.find({}, {"fw_id": 1, "launches": 1})}
+    return {"project": project, "out": out, "events": events, "records": records, "campaign": campaign, "launches": launches}
+
+
+def _points(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r["metadata"].get("config") in ("p", "ap")]
 
 
 def _by_point(records: list[dict[str, Any]]) -> dict[tuple[str, float], dict[str, Any]]:
-    return {(r["metadata"]["config"], r["metadata"]["distance_A"]): r for r in records}
+    return {(r["metadata"]["config"], r["metadata"]["distance_A"]): r for r in _points(records)}
 
 
 def test_scan_runs_end_to_end_and_stores_records_and_exchange_table(warm_scan: dict[str, Any]) -> None:
     status = warm_scan["out"]["status"]
-    assert status["counts"]["done"] == 4 and status["counts"]["failed"] == 0
+    assert status["counts"]["done"] == 4 + 2 and status["counts"]["failed"] == 0  # points and fragments
     assert status["analysis_state"] == "COMPLETED"
     records = _by_point(warm_scan["records"])
     assert set(records) == {("p", 5.0), ("p", 4.5), ("ap", 5.0), ("ap", 4.5)}
@@ -83,14 +89,32 @@ def test_scan_runs_end_to_end_and_stores_records_and_exchange_table(warm_scan: d
             assert row["E_ex_eV"] is None and row["flags"]
     # the progress callback saw every rocket start and finish
     starts = [e for e in warm_scan["events"] if e["event"] == "start"]
-    assert len(starts) == 5 and warm_scan["events"][-1]["counts"]["done"] == 4
+    assert len(starts) == 7 and warm_scan["events"][-1]["counts"]["done"] == 6
 
 
-def test_warm_start_stays_within_one_configuration(warm_scan: dict[str, Any]) -> None:
+def test_two_workers_overlap_and_run_every_firework_once(warm_scan: dict[str, Any]) -> None:
+    assert set(warm_scan["launches"].values()) == {1}  # 7 Fireworks, each launched exactly once
+    running, most = 0, 0
+    for event in warm_scan["events"]:
+        running += {"start": 1, "done": -1}.get(event["event"], 0)
+        most = max(most, running)
+    assert most == 2  # two rockets (two pw.x) at once, never more
+
+
+def test_points_start_from_fragments_and_neighbours_of_their_own_configuration(warm_scan: dict[str, Any]) -> None:
     records = _by_point(warm_scan["records"])
+    fragments = {r["metadata"]["fragment"]: r for r in warm_scan["records"] if r["metadata"].get("kind") == "fragment"}
+    assert set(fragments) == {"surface", "tip"} and all(f["converged"] for f in fragments.values())
+    tip_save = str(Path(fragments["tip"]["_calc_dir"]) / "out" / "pwscf.save")
     for config in ("p", "ap"):
-        assert records[(config, 5.0)]["_warm_start_from"] is None
-        assert records[(config, 4.5)]["_warm_start_from"] == records[(config, 5.0)]["fingerprint"]
+        far, near = records[(config, 5.0)], records[(config, 4.5)]
+        assert far["_warm_start_from"] is None and far["extra"]["restart_method"] == "superposed"
+        assert near["_warm_start_from"] == far["fingerprint"] and near["extra"]["restart_method"] == "neighbour-delta"
+        info = json.loads((Path(near["_calc_dir"]) / "tipsurf_calc.json").read_text())
+        parts = info["restart_parts"]
+        assert parts[0]["save_dir"].startswith(far["_calc_dir"])  # the neighbour of the same configuration
+        assert [(p["save_dir"], p["shift_z_A"], p["weight"], p["flip_magnetization"]) for p in parts[1:]] == [
+            (tip_save, 0.0, -1.0, config == "ap"), (tip_save, -0.5, 1.0, config == "ap")]
 
 
 def test_resubmitting_a_finished_scan_adds_and_recomputes_nothing(warm_scan: dict[str, Any], pseudo_env: Path) -> None:
@@ -125,10 +149,9 @@ def _wait_for_scf(project: Path, timeout_s: float = 600) -> None:
 
 @pytest.fixture(scope="module")
 def cold_after_kill(warm_scan: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The p point at d = 4.5 without warm start, killed (SIGKILL) mid-SCF and resumed."""
+    """The p points of the same scan without warm start, killed (SIGKILL) mid-SCF and resumed."""
     project = tmp_path_factory.mktemp("killed")
-    kwargs = {**tiny_scan_kwargs(), "vacuum_above_tip_A": 5.5}  # the cell of the 5.0/4.5 scan
-    add_distance_scan(distances="4.5", configs=["p"], name="kill", warm_start=False, project_dir=project, **kwargs)
+    add_distance_scan(distances="5.0,4.5", configs=["p"], name="kill", warm_start=False, project_dir=project, **tiny_scan_kwargs())
     proc = subprocess.Popen([sys.executable, "-c", KILLER_RUN, "kill", str(project)],
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -142,15 +165,15 @@ def cold_after_kill(warm_scan: dict[str, Any], tmp_path_factory: pytest.TempPath
     before = campaign_status("kill", project_dir=project)
     out = run_campaign("kill", project_dir=project)
     with open_launchpad(project_dir=project) as handle:
-        cold = store.campaign_records(handle.db, "kill")[0]
+        cold = _by_point(store.campaign_records(handle.db, "kill"))[("p", 4.5)]
     return {"before": before, "out": out, "cold": cold}
 
 
 def test_killed_run_is_recovered_and_resumed(cold_after_kill: dict[str, Any]) -> None:
     before, out = cold_after_kill["before"], cold_after_kill["out"]
     assert len(before["recovered"]) == 1
-    assert before["counts"]["done"] == 0 and before["counts"]["ready"] == 1 and before["counts"]["running"] == 0
-    assert out["status"]["counts"]["done"] == 1 and out["status"]["analysis_state"] == "COMPLETED"
+    assert before["counts"]["done"] == 0 and before["counts"]["ready"] == 2 and before["counts"]["running"] == 0
+    assert out["status"]["counts"]["done"] == 2 and out["status"]["analysis_state"] == "COMPLETED"
     assert cold_after_kill["cold"]["converged"]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from tipsurf.analysis.exchange import ROW_COLUMNS, exchange_table
 from tipsurf.analysis.export import write_csv, write_json
 from tipsurf.analysis.plots import plot_exchange
+from tipsurf.analysis.scan_checks import assess_exchange_scan
 
 
 def write_exchange_report(
@@ -17,6 +18,7 @@ def write_exchange_report(
     d0_A: float = 5.0,
     moment_threshold_muB: float = 0.5,
     note: str | None = None,
+    reference: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """Compute E_ex(d)/F_ex(d) from result records and write ``exchange.{csv,json,png}``.
 
@@ -35,6 +37,10 @@ def write_exchange_report(
         Smallest |moment| of apex and reference atoms that counts as magnetic (spin-flip guard).
     note
         Free text stored in the JSON (e.g. "demo-grade model").
+    reference
+        The reference study's regime (``sign``, ``text``) the scan is compared with; the
+        checks of :func:`tipsurf.analysis.scan_checks.assess_exchange_scan` per group are
+        stored under ``checks``.
 
     Returns
     -------
@@ -42,6 +48,11 @@ def write_exchange_report(
         The table as a dict and the paths written.
     """
     table = exchange_table(records, d0_A=d0_A, moment_threshold_muB=moment_threshold_muB).as_dict()
+    table["checks"] = [
+        {**{k: group[k] for k in ("surface", "site", "tip")},
+         **assess_exchange_scan([r for r in table["rows"] if all(r[k] == group[k] for k in ("surface", "site", "tip"))], reference)}
+        for group in table["groups"]
+    ]
     if note:
         table["note"] = " ".join(note.split())
     out = Path(out_dir)

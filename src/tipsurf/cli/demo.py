@@ -94,6 +94,18 @@ def _print_table(console: Any, table: dict[str, Any]) -> None:
     console.print(out)
 
 
+def spin_flips(record: dict[str, Any], threshold_muB: float = 0.5) -> list[int]:
+    """Indices of magnetic atoms whose converged moment has the opposite sign of their start."""
+    from tipsurf.structures.specs import spec_from_dict
+
+    spec = record.get("_spec") or {}
+    mags = record.get("magmoms_muB")
+    if not spec or mags is None:
+        return []
+    start = spec_from_dict(spec).build().get_initial_magnetic_moments()
+    return [i for i, (m0, m) in enumerate(zip(start, mags)) if abs(m0) > threshold_muB and m * m0 < 0 and abs(m) > 0.1]
+
+
 def _surface_moments(records: list[dict[str, Any]]) -> list[float]:
     moments = []
     for record in records:
@@ -113,7 +125,7 @@ def demo_command(
 
     from tipsurf.analysis.report import write_exchange_report
     from tipsurf.workflows.runner import run_campaign
-    from tipsurf.workflows.scan import add_distance_scan
+    from tipsurf.workflows.scan import add_distance_scan, paired_scan_records
     from tipsurf.workflows.store import load_campaign_records
 
     console = Console()
@@ -134,13 +146,30 @@ def demo_command(
     with Progress(*columns, console=console) as progress:
         task_id = progress.add_task("starting", total=None)
         run_campaign(DEMO_CAMPAIGN, progress=_progress_callback(progress, task_id), project_dir=output, workers=DEMO_WORKERS)
-    records = load_campaign_records(DEMO_CAMPAIGN, project_dir=output)
+    records, _ = paired_scan_records(load_campaign_records(DEMO_CAMPAIGN, project_dir=output))
     table, written = write_exchange_report(records, output / "results", d0_A=float(model["d0_A"]),
-                                           note=model["note"])
+                                           note=model["note"], reference=model.get("reference_regime"))
     _print_table(console, table)
+    _print_model_facts(console, records)
+    for checks in table["checks"]:
+        for line in checks["lines"]:
+            console.print(f"  check: {line}")
+    console.print(f"[yellow]demo-grade model:[/yellow] {' '.join(model['note'].split())}")
+    console.print("written: " + ", ".join(str(p) for p in written))
+    wall_s = time.monotonic() - t0
+    pw_s = sum(float(r.get("walltime_s") or 0.0) for r in records)
+    console.print(f"done in {wall_s:.0f} s ({DEMO_WORKERS} workers; the scan points' own pw.x wall times add up to {pw_s:.0f} s); "
+                  "run it again to reuse every finished point")
+
+
+def _print_model_facts(console: Any, records: list[dict[str, Any]]) -> None:
+    """Apex-image distance, surface Mn moments and spin flips of the scan points."""
+    meta = (records[0].get("metadata") or {}) if records else {}
+    if meta.get("apex_image_distance_A") is not None:
+        console.print(f"apex to its nearest periodic image: {meta['apex_image_distance_A']:.2f} A")
     mn = _surface_moments(records)
     if mn:
         console.print(f"surface Mn |moment|: {min(mn):.2f}-{max(mn):.2f} muB (reference study: ~3.6 muB)")
-    console.print(f"[yellow]demo-grade model:[/yellow] {' '.join(model['note'].split())}")
-    console.print("written: " + ", ".join(str(p) for p in written))
-    console.print(f"done in {time.monotonic() - t0:.0f} s; run it again to reuse every finished point")
+    flips = [f"{(r.get('metadata') or {}).get('distance_A')} A {(r.get('metadata') or {}).get('config')}: atoms {f}"
+             for r in records for f in [spin_flips(r)] if f]
+    console.print("spin flips: " + ("; ".join(flips) if flips else "none (apex, tip and every surface Mn keep their starting signs)"))

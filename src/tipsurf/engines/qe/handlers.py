@@ -234,6 +234,49 @@ class ScfConvergenceHandler(QEErrorHandler):
         return {"errors": [f"SCF not converged (recovery step {done + 1} of {len(steps)})"], "actions": actions}
 
 
+def scf_errors_Ry(text: str) -> list[float]:
+    """The 'estimated scf accuracy' of every SCF iteration in a pw.x output (Ry)."""
+    return [float(x) for x in re.findall(r"estimated scf accuracy\s+<\s+(\S+)\s+Ry", text)]
+
+
+class ScfStagnationHandler(ScfConvergenceHandler):
+    """Monitor: an SCF that stopped improving is stopped and the next recovery step taken.
+
+    While pw.x runs, the SCF accuracy is read from ``pw.out``; when the best of the last
+    ``window`` iterations is not below ``improvement`` x the best before them, the run is
+    stuck (charge sloshing, a wandering moment) and burning ``electron_maxstep`` would only
+    cost time.  custodian then stops pw.x (:meth:`PwJob.terminate`) and this handler applies
+    the next step of the same SCF recovery sequence as :class:`ScfConvergenceHandler` (they
+    share the count of steps applied), restarting from the density in the save folder.
+    """
+
+    is_monitor = True
+    is_terminating = True
+
+    def __init__(self, steps: list[dict[str, Any]] | None = None, window: int = 15, improvement: float = 0.5) -> None:
+        super().__init__(steps)
+        self.window = int(window)
+        self.improvement = float(improvement)
+        self.stuck_at: tuple[int, float] | None = None
+
+    def check(self, directory: str = "./") -> bool:
+        errors = scf_errors_Ry(self._output(directory))
+        if len(errors) <= self.window:
+            return False
+        before, recent = min(errors[: -self.window]), min(errors[-self.window :])
+        if recent > self.improvement * before:
+            self.stuck_at = (len(errors), recent)
+            return True
+        return False
+
+    def correct(self, directory: str = "./") -> dict[str, Any]:
+        out = super().correct(directory)
+        n, best = self.stuck_at or (0, float("nan"))
+        out["errors"] = [f"SCF stagnated: best accuracy {best:.2e} Ry not improved over the last {self.window} "
+                         f"of {n} iterations; stopped"] + out["errors"]
+        return out
+
+
 class WalltimeHandler(QEErrorHandler):
     """pw.x stopped at ``max_seconds``: restart from the charge density it saved.
 
@@ -289,4 +332,5 @@ def default_handlers(scf_recovery: list[dict[str, Any]] | None = None) -> list[E
         DiagonalizationHandler(),
         WalltimeHandler(),
         ScfConvergenceHandler(scf_recovery),
+        ScfStagnationHandler(scf_recovery),
     ]

@@ -42,10 +42,14 @@ def check_command(command: list[str], what: str = "pw.x") -> None:
 class PwJob(Job):
     """Run ``<command> -in pw.in`` in the calculation folder, stdout to ``pw.out``."""
 
+    #: Seconds between SIGTERM and SIGKILL when pw.x is stopped.
+    TERMINATE_GRACE_S = 10.0
+
     def __init__(self, command: list[str], input_file: str = PW_INPUT, output_file: str = PW_OUTPUT) -> None:
         self.command = list(command)
         self.input_file = input_file
         self.output_file = output_file
+        self.process: subprocess.Popen | None = None
 
     @property
     def name(self) -> str:
@@ -61,9 +65,22 @@ class PwJob(Job):
         """Start pw.x and return the process (custodian waits for it)."""
         folder = Path(directory)
         with open(folder / self.output_file, "w") as out, open(folder / PW_STDERR, "w") as err:
-            return subprocess.Popen(
+            self.process = subprocess.Popen(
                 [*self.command, "-in", self.input_file], cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL
             )
+        return self.process
+
+    def terminate(self, directory: str = "./") -> None:
+        """Stop the running pw.x: SIGTERM, then SIGKILL after :attr:`TERMINATE_GRACE_S`."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=self.TERMINATE_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
     def postprocess(self, directory: str = "./") -> None:
         """Nothing to do: outputs stay where pw.x wrote them."""
