@@ -9,15 +9,48 @@ thread at a time reads or writes the store, checks a Firework out or saves the s
 and the two pw.x runs overlap.
 
 With one worker nobody holds the lock and :func:`released` does nothing.
+
+Stopping (Ctrl-C, SIGTERM): :data:`STOP_REQUESTED` is set by whoever receives the signal (the
+main thread), and :func:`stop_children` stops every external program registered with
+:func:`register_child` (TERM, then KILL after a grace period), so no pw.x outlives tipsurf.
 """
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-__all__ = ["STATE_LOCK", "holding_state", "released"]
+__all__ = ["STATE_LOCK", "STOP_REQUESTED", "holding_state", "register_child", "released", "stop_children"]
+
+#: Set when the run must stop (a signal arrived); workers start nothing new once it is set.
+STOP_REQUESTED = threading.Event()
+_CHILDREN: set[subprocess.Popen] = set()
+_CHILDREN_LOCK = threading.Lock()
+
+
+def register_child(process: subprocess.Popen) -> None:
+    """Register a running external program until it is reaped (see :func:`stop_children`)."""
+    with _CHILDREN_LOCK:
+        _CHILDREN.add(process)
+
+
+def stop_children(grace_s: float = 10.0) -> list[int]:
+    """Stop every registered program still running: SIGTERM, SIGKILL after ``grace_s``; their PIDs."""
+    with _CHILDREN_LOCK:
+        running = [p for p in _CHILDREN if p.poll() is None]
+        _CHILDREN.difference_update([p for p in _CHILDREN if p.poll() is not None])
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    for process in running:
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return [p.pid for p in running]
 
 
 class _StateLock:

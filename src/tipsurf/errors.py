@@ -43,3 +43,17 @@ class LaunchpadBusyError(TipsurfError):
     """The embedded launchpad is held by another process."""
 
     exit_code = 4
+
+
+class RunInterrupted(TipsurfError):
+    """The user or the batch system stopped the run (Ctrl-C, SIGTERM, SIGHUP).
+
+    The external programs were stopped, the interrupted points are queued again with their
+    partial output kept; ``exit_code`` is 128 + the signal number (130 for Ctrl-C).
+    """
+
+    exit_code = 130
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = int(exit_code)

@@ -75,6 +75,22 @@ def test_fragments_that_add_up_start_the_junction(tmp_path: Path, config: Config
     assert info["restart_diagnostics"]["magnetization_muB"] == pytest.approx(-0.2 * 80, abs=1e-6)
 
 
+def test_a_neighbour_lends_its_wavefunctions(tmp_path: Path, config: Config) -> None:
+    atoms = _junction()
+    cell = np.asarray(atoms.cell)
+    neighbour = _save(tmp_path / "neighbour", _fragment_density(cell, 196.0, 5.0, 0.1))
+    save = Path(calc_save_dir(neighbour))
+    for name in ("wfcup1.dat", "wfcdw1.dat", "data-file-schema.xml"):
+        (save / name).write_bytes(name.encode())
+    folder = tmp_path / "point"
+    QEEngine().write_inputs(atoms, load_preset("demo", "qe"), folder, config=config,
+                            start_density=[DensityPart(str(save))], start_wavefunctions=str(save))
+    assert get_pw_parameter(folder / "pw.in", "electrons", "startingwfc") == "file"
+    assert (Path(calc_save_dir(folder)) / "wfcdw1.dat").read_bytes() == b"wfcdw1.dat"
+    info = json.loads((folder / "tipsurf_calc.json").read_text())
+    assert {"wfcup1.dat", "wfcdw1.dat", "charge-density.dat"} <= set(info["restart_files"])
+
+
 def test_fragments_that_do_not_add_up_start_cold_and_say_why(tmp_path: Path, config: Config) -> None:
     atoms = _junction()
     tip = _save(tmp_path / "tip", _fragment_density(np.asarray(atoms.cell), 80.0, 12.0, 0.2))

@@ -48,9 +48,26 @@ def _register() -> None:
         importlib.import_module(f"tipsurf.cli.{module}")  # each registers its commands
 
 
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM and SIGHUP (a scheduler's wall-time signal, ``kill``, a closed terminal) act as
+    Ctrl-C: running programs are stopped and the interrupted work is kept (never an orphan pw.x)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tipsurf`` script; returns the process exit code."""
     _register()
+    _terminate_like_ctrl_c()
     try:
         app(args=argv, standalone_mode=False)
     except TipsurfError as err:

@@ -16,15 +16,17 @@ Firework is checked out exactly once and no point is lost or run twice.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from tipsurf.concurrency import holding_state
+from tipsurf.concurrency import STOP_REQUESTED, holding_state, stop_children
 from tipsurf.workflows import store
 from tipsurf.workflows.common import SPEC_CAMPAIGN, SPEC_FINGERPRINT, SPEC_POINT, SPEC_ROLE
-from tipsurf.errors import InputError
+from tipsurf.errors import InputError, RunInterrupted
 from tipsurf.workflows.launchpad import LaunchpadHandle, open_launchpad
 
 STATE_GROUPS = {
@@ -38,6 +40,7 @@ STATE_GROUPS = {
     "PAUSED": "paused",
     "ARCHIVED": "paused",
 }
+ROCKET_LOG = "rocket_errors.log"
 COUNT_KEYS = ("done", "ready", "waiting", "running", "failed", "paused", "missing")
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -183,21 +186,80 @@ def run_campaign(
         if name:
             store.get_campaign(handle.db, name)  # clear error for an unknown name
         names = [name] if name else store.campaign_names(handle.db)
+        requeued = _requeue_failed(handle, name)
         loop = _RocketLoop(handle, fworker, names, name, progress, max_rockets)
-        loop.notify("begin", recovered=handle.recovered)
+        loop.notify("begin", recovered=handle.recovered, requeued=requeued)
         _quiet_fireworks_console()
         home = os.getcwd()
+        STOP_REQUESTED.clear()
         try:
-            if workers == 1:
-                loop.work()
-            else:
-                loop.run_threads(workers)
+            loop.run_threads(workers)
         finally:
             os.chdir(home)
         loop.notify("finished")
         status = status_from_handle(handle, name) if name else {
             "campaigns": [status_from_handle(handle, n) for n in names]}
-        return {"rockets": loop.rockets, "recovered": handle.recovered, "status": status}
+        return {"rockets": loop.rockets, "recovered": handle.recovered, "requeued": requeued, "status": status}
+
+
+def _requeue_failed(handle: LaunchpadHandle, name: str | None) -> list[int]:
+    """Put the campaign's FIZZLED Fireworks back to READY: a new run retries what failed before."""
+    fizzled = [int(d["fw_id"]) for d in handle.lp.fireworks.find({**_campaign_query(name), "state": "FIZZLED"}, {"fw_id": 1})]
+    for fw_id in fizzled:
+        handle.lp.rerun_fw(fw_id, rerun_duplicates=False)
+    if fizzled:
+        handle.flush()
+    return fizzled
+
+
+def _failure_line(handle: LaunchpadHandle, fw_id: int) -> str | None:
+    """The one-line reason of a fizzled Firework (last line of its stored stack trace)."""
+    doc = handle.lp.launches.find_one({"fw_id": fw_id}, {"action": 1}, sort=[("launch_id", -1)]) or {}
+    trace = ((((doc.get("action") or {}).get("stored_data") or {}).get("_exception") or {}).get("_stacktrace") or "")
+    last = [line for line in trace.strip().splitlines() if line.strip()][-1:] or [""]
+    return last[0].split(": ", 1)[-1] or None
+
+
+class _Stop(BaseException):
+    """Raised in the main thread by a stop signal (SIGINT, SIGTERM, SIGHUP)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def _signals_raise_stop() -> Iterator[None]:
+    """Inside the block, SIGINT/SIGTERM/SIGHUP raise :class:`_Stop` in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Stop(signum)
+
+    old = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
 
 
 class _RocketLoop:
@@ -210,6 +272,8 @@ class _RocketLoop:
         self.rockets = 0
         self.busy = 0
         self.errors: list[BaseException] = []
+        self.running: dict[Any, str] = {}
+        self.interrupted: dict[Any, str] = {}
 
     def notify(self, event: str, **extra: Any) -> None:
         if self.progress is None:
@@ -225,7 +289,7 @@ class _RocketLoop:
 
     def _next(self) -> dict[str, Any] | None | str:
         """The next READY Firework; ``"wait"`` if none is ready but a running one may free some."""
-        if self.max_rockets is not None and self.rockets >= self.max_rockets:
+        if STOP_REQUESTED.is_set() or (self.max_rockets is not None and self.rockets >= self.max_rockets):
             return None
         nxt = self.handle.lp.fireworks.find_one({"state": "READY", **self.fworker.query}, {"fw_id": 1, "name": 1, "spec": 1},
                                                 sort=[("spec._priority", -1), ("fw_id", 1)])
@@ -235,21 +299,32 @@ class _RocketLoop:
 
     def _launch(self, nxt: dict[str, Any]) -> None:
         """One rocket (called holding the state lock; pw.x runs release it)."""
-        from fireworks.core.rocket_launcher import launch_rocket
+        from fireworks.core.rocket import Rocket
 
         label = nxt.get("spec", {}).get(SPEC_POINT, {}).get("label") or nxt.get("name")
         fw_id = nxt.get("fw_id")
         self.rockets += 1
         self.busy += 1
+        self.running[fw_id] = label
+        folder = _next_launcher_dir(self.handle.launches_dir)
         try:
             self.notify("start", label=label, fw_id=fw_id)
-            os.chdir(_next_launcher_dir(self.handle.launches_dir))  # the Rocket records its launch dir from the cwd
-            launch_rocket(self.handle.lp, self.fworker, fw_id=fw_id, strm_lvl="ERROR")
+            os.chdir(folder)  # the Rocket records its launch dir from the cwd
+            with open(folder / ROCKET_LOG, "w") as log:  # tracebacks go here, not to the console
+                Rocket(self.handle.lp, self.fworker, fw_id).run(err_file=log)
             self.handle.flush()
         finally:
             self.busy -= 1
-        state = self.handle.lp.fireworks.find_one({"fw_id": fw_id}, {"state": 1})
-        self.notify("done", label=label, fw_id=fw_id, state=(state or {}).get("state"))
+            self.running.pop(fw_id, None)
+        state = (self.handle.lp.fireworks.find_one({"fw_id": fw_id}, {"state": 1}) or {}).get("state")
+        extra: dict[str, Any] = {}
+        if state == "FIZZLED":
+            if STOP_REQUESTED.is_set():
+                self.interrupted[fw_id] = label
+                state = "INTERRUPTED"
+            else:
+                extra = {"reason": _failure_line(self.handle, fw_id), "log": str(folder / ROCKET_LOG)}
+        self.notify("done", label=label, fw_id=fw_id, state=state, **extra)
 
     def work(self) -> None:
         """Pull and run rockets until none is ready (and none running could make one ready)."""
@@ -270,13 +345,39 @@ class _RocketLoop:
             time.sleep(0.5)  # another worker runs a point whose children may become ready
 
     def run_threads(self, workers: int) -> None:
+        """Run ``workers`` loops in threads; this (main) thread waits and handles stop signals."""
         threads = [threading.Thread(target=self._work_quietly, name=f"tipsurf-worker-{i}", daemon=True) for i in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with _signals_raise_stop():
+            try:
+                for thread in threads:
+                    thread.start()
+                while any(t.is_alive() for t in threads):
+                    for thread in threads:
+                        thread.join(timeout=0.2)
+            except _Stop as stop:
+                self._stop(threads, stop.signum)
         if self.errors:
             raise self.errors[0]
+
+    def _stop(self, threads: list[threading.Thread], signum: int) -> None:
+        """Stop the external programs, let the workers record their points, queue those again."""
+        STOP_REQUESTED.set()
+        with _signals_ignored():  # a second Ctrl-C must not cut the clean-up short
+            stopped = stop_children()
+            for thread in threads:
+                thread.join(timeout=120)
+            with holding_state():
+                for fw_id in list(self.interrupted):
+                    self.handle.lp.rerun_fw(fw_id, rerun_duplicates=False)
+                self.handle.flush()
+        STOP_REQUESTED.clear()
+        name = signal.Signals(signum).name
+        points = ", ".join(self.interrupted.values()) or "none running"
+        raise RunInterrupted(
+            f"{name}: stopped {len(stopped)} pw.x run(s); interrupted point(s) {points} are queued again with "
+            "their partial output kept (pw.out.interrupted); finished points are stored; run the same command to resume",
+            exit_code=128 + int(signum),
+        )
 
     def _work_quietly(self) -> None:
         try:

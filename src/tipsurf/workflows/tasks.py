@@ -235,6 +235,9 @@ class CalcTask(FiretaskBase):
             return self._store(db, finished.as_dict(), calc_dir, None, finished.fingerprint or self["fingerprint"])
         warm_fp, warm_dir = self._warm_source(db)
         parts = self._fragment_start(db, atoms, warm_fp, warm_dir)
+        start: dict[str, Any] = {}
+        if parts:  # with a neighbour in the start, its Kohn-Sham states start the diagonalisation
+            start = {"start_density": parts, "start_wavefunctions": parts[0].save_dir if len(parts) == 3 else None}
         prepared = engine.write_inputs(
             atoms,
             self["preset"],
@@ -242,7 +245,7 @@ class CalcTask(FiretaskBase):
             restart_from=None if parts else warm_dir,
             walltime_s=self._walltime_s(fw_spec),
             calculation=self.get("calculation", "scf"),
-            **({"start_density": parts} if parts else {}),
+            **start,
         )
         if not relaxed and prepared.fingerprint != self["fingerprint"]:
             raise CalculationFailedError(

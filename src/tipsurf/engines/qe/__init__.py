@@ -260,6 +260,18 @@ def _superposed_start(parts: list[DensityPart], directory: Path, electrons: floa
     return record
 
 
+def _copy_wavefunctions(source_save: Path, directory: Path) -> list[str]:
+    """Copy the ``wfc*.dat`` files of a converged run into this folder's save dir (names copied)."""
+    files = sorted(source_save.glob("wfc*.dat"))
+    target = directory / OUTDIR / f"{PREFIX}.save"
+    if not files or not (source_save / "data-file-schema.xml").is_file():
+        return []
+    target.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.copyfile(path, target / path.name)
+    return [path.name for path in files]
+
+
 def _write_structure(atoms: Atoms, path: Path) -> None:
     clean = atoms.copy()
     clean.info = _json_safe(dict(atoms.info))
@@ -283,6 +295,7 @@ class QEEngine:
         walltime_s: float | None = None,
         calculation: str = "scf",
         start_density: list[DensityPart] | None = None,
+        start_wavefunctions: str | Path | None = None,
     ) -> PreparedCalc:
         """Write ``pw.in``, ``structure.json`` and ``tipsurf_calc.json`` into ``directory``.
 
@@ -303,6 +316,10 @@ class QEEngine:
             (:mod:`tipsurf.engines.qe.superpose`); used when ``restart_from`` is None.  If
             they do not fit (another cell or cut-off, an electron count that does not add up)
             the calculation starts cold and says why (``restart_method='cold-fallback'``).
+        start_wavefunctions
+            ``<prefix>.save`` folder of a converged calculation in the same cell, k-points,
+            cut-off and band count (a scan neighbour) whose Kohn–Sham states start the
+            diagonalisation (``startingwfc='file'``) together with ``start_density``.
         walltime_s
             Wall-time budget; pw.x gets ``max_seconds`` = 90 % of it and stops cleanly.
         calculation
@@ -347,8 +364,11 @@ class QEEngine:
             namelists["electrons"]["startingwfc"] = "atomic+random"
         elif start_density:
             restart = _superposed_start(start_density, directory, _valence_electrons(atoms, pseudos))
-            namelists["electrons"]["startingpot"] = "atomic" if restart["restart_method"] == "cold-fallback" else "file"
-            namelists["electrons"]["startingwfc"] = "atomic+random"
+            cold = restart["restart_method"] == "cold-fallback"
+            namelists["electrons"]["startingpot"] = "atomic" if cold else "file"
+            copied = [] if cold or start_wavefunctions is None else _copy_wavefunctions(Path(start_wavefunctions), directory)
+            namelists["electrons"]["startingwfc"] = "file" if copied else "atomic+random"
+            restart["restart_files"] = restart["restart_files"] + copied
         text = render_pw_input(namelists, split, atoms, mesh, shift, hub_card)
         physical = {k: v for k, v in preset.items() if k not in NON_PHYSICAL_KEYS}
         parameters = _json_safe({**physical, "calculation": calculation, "kpoint_mesh": mesh, "kpoint_shift": shift})

@@ -16,10 +16,10 @@ from typing import Any
 from custodian.custodian import Custodian, ErrorHandler, Job
 
 from tipsurf.atomic import write_json_atomic
-from tipsurf.concurrency import released
+from tipsurf.concurrency import STOP_REQUESTED, register_child, released, stop_children
 from tipsurf.engines.qe.handlers import WalltimeHandler, default_handlers, mark_run_start
 from tipsurf.engines.qe.inputs import PW_INPUT, PW_OUTPUT
-from tipsurf.errors import CalculationFailedError, ProgramNotFoundError
+from tipsurf.errors import CalculationFailedError, ProgramNotFoundError, RunInterrupted
 
 logging.getLogger("custodian").addHandler(logging.NullHandler())
 
@@ -64,10 +64,13 @@ class PwJob(Job):
     def run(self, directory: str = "./") -> subprocess.Popen:
         """Start pw.x and return the process (custodian waits for it)."""
         folder = Path(directory)
+        if STOP_REQUESTED.is_set():  # never (re)start pw.x once a stop was asked for
+            raise RunInterrupted(f"stop requested before pw.x started in {folder}")
         with open(folder / self.output_file, "w") as out, open(folder / PW_STDERR, "w") as err:
             self.process = subprocess.Popen(
                 [*self.command, "-in", self.input_file], cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL
             )
+        register_child(self.process)
         return self.process
 
     def terminate(self, directory: str = "./") -> None:
@@ -144,7 +147,11 @@ def run_pw(
     try:
         with released():  # other workers may use the campaign store while pw.x runs
             custodian.run()
-    except Exception as exc:  # custodian raises its own error classes
+    except BaseException as exc:  # custodian raises its own error classes
+        if isinstance(exc, KeyboardInterrupt) or STOP_REQUESTED.is_set():
+            _interrupted(directory, custodian)
+        if not isinstance(exc, Exception):
+            raise
         failure = _failure_message(exc, directory)
     new = _plain_corrections(custodian.run_log)
     corrections = read_corrections(directory) + new
@@ -155,6 +162,18 @@ def run_pw(
     if failure:
         raise CalculationFailedError(failure)
     return corrections
+
+
+INTERRUPTED_OUTPUT = "pw.out.interrupted"
+
+
+def _interrupted(directory: Path, custodian: Custodian) -> None:
+    """Stop pw.x, keep its partial output and the corrections, raise :class:`RunInterrupted`."""
+    stop_children()
+    write_json_atomic(directory / CORRECTIONS_FILE, read_corrections(directory) + _plain_corrections(custodian.run_log))
+    if (directory / PW_OUTPUT).is_file():
+        (directory / PW_OUTPUT).replace(directory / INTERRUPTED_OUTPUT)
+    raise RunInterrupted(f"pw.x in {directory} was stopped on request; its partial output is {INTERRUPTED_OUTPUT}") from None
 
 
 def _failure_message(exc: Exception, directory: Path) -> str:
