@@ -72,10 +72,14 @@ def test_sites_and_references() -> None:
         assert np.min(np.linalg.norm(dsub, axis=1)) < 1e-9
 
 
-def test_constraints_fix_central_layer() -> None:
-    slab = build_mn_w110()
+def test_constraints_free_mn_and_the_w_layer_under_it() -> None:
+    slab = build_mn_w110()  # symmetric: Mn / 5 W / Mn, tags 1..7 from the top
     fixed = slab.constraints[0].get_indices()
-    assert set(slab.get_tags()[fixed]) == {4}
+    assert set(slab.get_tags()[fixed]) == {3, 4, 5}
+    one_sided = build_mn_w110(w_layers=3, one_sided=True)  # Mn / W / W / W
+    assert set(one_sided.get_tags()[one_sided.constraints[0].get_indices()]) == {3, 4}
+    thin = build_mn_w110(w_layers=1, one_sided=True)  # too thin: its W layer stays fixed
+    assert set(thin.get_tags()[thin.constraints[0].get_indices()]) == {2}
 
 
 @pytest.mark.parametrize("kwargs", [{"w_layers": 0}, {"size": (0, 1)}, {"size": (2,)}, {"a_A": 0.0}, {"vacuum_A": -1.0}])

@@ -159,3 +159,19 @@ def test_unknown_adsorbate_species_is_named_before_any_preset_or_database_work(t
     with pytest.raises(InputError, match="TiH9"):
         add_adsorbate_campaign(code="qe", preset="tio-mgo-qe", species=["Ti", "TiH9"], project_dir=tmp_path)
     assert not (tmp_path / ".tipsurf").exists()
+
+
+def test_preset_decides_the_reference_protocols_pre_relaxations(tmp_path: Path, pseudo_env: Path) -> None:
+    from tipsurf.engines.presets import load_preset
+
+    assert load_preset("mnw110-vasp", "vasp")["relax_parts_before_scan"] is True  # production: on
+    assert load_preset("demo", "qe")["relax_parts_before_scan"] is False  # demo: off (budget)
+    kwargs = tiny_scan_kwargs()
+    plain = add_distance_scan(distances="5.0", configs=["p"], name="plain", project_dir=tmp_path, **kwargs)
+    assert not [p for p in plain.added if p["role"].startswith("relax")]
+    kwargs["preset_overrides"] = {**kwargs["preset_overrides"], "relax_parts_before_scan": True}
+    protocol = add_distance_scan(distances="5.0", configs=["p"], name="protocol", project_dir=tmp_path / "b", **kwargs)
+    assert sorted(p["role"] for p in protocol.added if p["role"].startswith("relax")) == ["relax-surface", "relax-tip"]
+    opted_out = add_distance_scan(distances="5.0", configs=["p"], name="out", relax_tip=False, relax_slab=False,
+                                  project_dir=tmp_path / "c", **kwargs)
+    assert not [p for p in opted_out.added if p["role"].startswith("relax")]

@@ -109,8 +109,8 @@ def scan_command(
     slab_vacuum: str = typer.Option("10", "--slab-vacuum", metavar="A", help="Vacuum on each side of the slab."),
     site_index: str = typer.Option("0", "--site-index", metavar="I", help="Which site of that kind."),
     vacuum_above_tip: str = typer.Option("10", "--vacuum-above-tip", metavar="A", help="Vacuum above the tip (Angstrom)."),
-    relax_tip: bool = typer.Option(False, "--relax-tip", help="Pre-step: relax the isolated tip (apex and next layer free)."),
-    relax_slab: bool = typer.Option(False, "--relax-slab", help="Pre-step: relax the slab."),
+    relax_tip: Optional[bool] = typer.Option(None, "--relax-tip/--no-relax-tip", help="Pre-step: relax the isolated tip (apex and next layer free); default: the preset's relax_parts_before_scan."),
+    relax_slab: Optional[bool] = typer.Option(None, "--relax-slab/--no-relax-slab", help="Pre-step: relax the slab (Mn and the W layer under it free); default: the preset's relax_parts_before_scan."),
     d0: str = typer.Option("5.0", "--d0", metavar="A", help="Reference distance of delta_d = d - d0."),
     walltime: Optional[str] = typer.Option(None, "--walltime", metavar="SECONDS", help="Wall time per calculation given to the code."),
     settings: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help="Preset override (VALUE in YAML); repeatable."),
@@ -201,8 +201,10 @@ def _run(name: str | None, launchpad: str | None, project: Path | None, as_json:
             label = event.get("label") or ""
             desc = {"start": f"running {label}", "done": f"finished {label} ({(event.get('state') or '').lower()})"}.get(event["event"], f"campaign {name or '(all)'}")
             bar.update(task, total=event["total"] or None, completed=counts["done"], description=desc)
+            if event["event"] == "begin" and event.get("requeued"):
+                console.print(f"retrying {len(event['requeued'])} point(s) that failed or were interrupted before")
             if event["event"] == "done" and event.get("state") == "FIZZLED":
-                console.print(f"[red]failed[/red] {label}")
+                console.print(f"[red]failed[/red] {label}: {event.get('reason') or 'see the log'} (log: {event.get('log')})")
 
         out = run_campaign(name, progress=progress, launchpad=launchpad, project_dir=project, workers=workers)
     if as_json:

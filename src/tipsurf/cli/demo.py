@@ -67,7 +67,10 @@ def _progress_callback(progress: Any, task_id: Any) -> Any:
             progress.update(task_id, total=total, completed=done, description=f"pw.x {event.get('label')}")
         elif kind == "done":
             took = time.monotonic() - started.pop(event.get("fw_id"), time.monotonic())
-            progress.console.print(f"  {event.get('label')}: {str(event.get('state')).lower()} in {took:.0f} s")
+            line = f"  {event.get('label')}: {str(event.get('state')).lower()} in {took:.0f} s"
+            if event.get("reason"):
+                line += f": {event['reason']} (log: {event.get('log')})"
+            progress.console.print(line)
             progress.update(task_id, total=total, completed=done)
         else:
             progress.update(task_id, total=total, completed=done)
@@ -142,6 +145,8 @@ def demo_command(
         d0_A=float(model["d0_A"]), project_dir=output,
     )
     console.print(f"campaign {report.campaign}: {len(report.added)} point(s) to compute, {len(report.existing)} already known")
+    console.print("pre-relaxations of tip and slab: off in the demo (two more relaxations would double its budget; "
+                  "the production preset mnw110-vasp relaxes them first, as the reference protocol does)")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task_id = progress.add_task("starting", total=None)

@@ -24,7 +24,7 @@ _NUMERIC_KEYS = (
 )
 _REPLACED_KEYS = {"kpoints"}
 _MAPPING_KEYS = ("pseudopotentials", "kpoints", "hubbard_u_eV", "extra")
-_COMMON_KEYS = {"code", "name", "description", "kpoints", "hubbard_u_eV", "dipole_correction"}
+_COMMON_KEYS = {"code", "name", "description", "kpoints", "hubbard_u_eV", "dipole_correction", "relax_parts_before_scan"}
 ALLOWED_KEYS: dict[str, set[str]] = {
     "qe": _COMMON_KEYS
     | {

@@ -30,8 +30,9 @@ Sites (``info['sites']``)
   have the other sign.  The reference atoms are the two nearest (same-sign) Mn atoms, so p/ap
   is well defined.  (The quasi-threefold hollow would have mixed-sign neighbours.)
 
-Constraints: the central W layer(s) of a symmetric slab are fixed; for a one-sided slab the
-bottom half of the W layers (at least one) is fixed.  Tags: layer number from the top (1 = Mn).
+Constraints (the reference protocol's slab relaxation): Mn and the W layer under it relax, every
+deeper W layer is fixed — for a symmetric slab on both sides; a slab too thin for that keeps at
+least one fixed W layer (its lowest, or its central one).  Tags: layer number from the top (1 = Mn).
 """
 
 from __future__ import annotations
@@ -71,10 +72,13 @@ def _row_sign(y_A: float, a_A: float) -> int:
 
 
 def _fixed_layers(w_layers: int, one_sided: bool) -> list[int]:
-    """Indices (bottom = 0) of the layers held fixed in relaxations."""
+    """Indices (bottom = 0) of the layers held fixed in relaxations: all W but the one under Mn."""
     if one_sided:
-        return list(range(max(1, w_layers // 2)))
+        return list(range(max(1, w_layers - 1)))
     n_total = w_layers + 2
+    inner = list(range(2, n_total - 2))
+    if inner:
+        return inner
     mid = (n_total - 1) / 2.0
     return [j for j in range(n_total) if abs(j - mid) < 0.75]
 

@@ -248,8 +248,8 @@ def add_distance_scan(
     site_index: int = 0,
     vacuum_above_tip_A: float = 10.0,
     warm_start: bool | None = None,
-    relax_tip: bool = False,
-    relax_slab: bool = False,
+    relax_tip: bool | None = None,
+    relax_slab: bool | None = None,
     walltime_s: float | None = None,
     d0_A: float = 5.0,
     junction_options: dict[str, Any] | None = None,
@@ -276,8 +276,10 @@ def add_distance_scan(
     warm_start
         Start each point from its finished neighbour's density (default: on for QE).
     relax_tip, relax_slab
-        Pre-steps: relax the isolated tip (apex and next layer free) and/or the slab; the scan
-        is assembled from the relaxed structures.
+        Pre-steps of the reference protocol: relax the isolated tip (apex and the layer above
+        it free) and/or the slab (Mn and the W layer under it free); the scan is assembled
+        from the relaxed structures.  None (default): the preset's ``relax_parts_before_scan``
+        (on in the production presets, off in ``fast`` and ``demo``).
     walltime_s
         Wall time per calculation passed to the code (clean stop and restart by custodian).
     d0_A
@@ -305,6 +307,9 @@ def add_distance_scan(
     if merged.get("code") != code:
         raise InputError(f"preset '{merged.get('name')}' is for code '{merged.get('code')}', not '{code}'")
     warm = (code == "qe") if warm_start is None else bool(warm_start)
+    relax_default = bool(merged.get("relax_parts_before_scan", False))
+    relax_tip = relax_default if relax_tip is None else bool(relax_tip)
+    relax_slab = relax_default if relax_slab is None else bool(relax_slab)
     name = check_campaign_name(name or default_campaign_name(surface, tip, site, site_index, code, str(merged.get("name", "custom"))))
 
     relax = _relax_points(surface, tip, code, merged, relax_tip, relax_slab)

@@ -54,7 +54,7 @@ STRUCTURE_FILE = "structure.json"
 RESULT_FILE = "tipsurf_result.json"
 CALCULATIONS = ("scf", "relax")
 #: Preset keys that steer execution or labelling only; they do not enter the fingerprint.
-NON_PHYSICAL_KEYS = {"name", "description", "pseudopotentials", "scf_recovery", "code"}
+NON_PHYSICAL_KEYS = {"name", "description", "pseudopotentials", "scf_recovery", "code", "relax_parts_before_scan"}
 _STALE = (PW_OUTPUT, PW_STDERR, STATE_FILE, CORRECTIONS_FILE, RESULT_FILE, "custodian.json", "projwfc.out")
 
 
