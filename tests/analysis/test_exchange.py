@@ -103,3 +103,21 @@ def test_record_without_scan_metadata_rejected():
     del rec["metadata"]["config"]
     with pytest.raises(InputError, match="config"):
         exchange_table([rec])
+
+
+def test_flip_of_a_surface_mn_or_the_tip_base_is_flagged_too():
+    recs = analytic_scan(D)
+    for rec in recs:  # the engine records the starting moments with every result
+        apex0 = 3.0 if rec["metadata"]["config"] == "p" else -3.0
+        rec["extra"] = {"initial_magmoms_muB": [3.5, -3.5, 2.5 * (1 if apex0 > 0 else -1), apex0]}
+        rec["magmoms_muB"][2] = 2.5 * (1 if apex0 > 0 else -1)
+    assert exchange_table(recs).groups[0]["n_valid"] == len(D)  # consistent starts: nothing flagged
+    p45 = next(r for r in recs if r["metadata"]["distance_A"] == 4.5 and r["metadata"]["config"] == "p")
+    p45["magmoms_muB"][1] = +3.4  # the second surface Mn turned ferromagnetic: apex and reference untouched
+    ap50 = next(r for r in recs if r["metadata"]["distance_A"] == 5.0 and r["metadata"]["config"] == "ap")
+    ap50["magmoms_muB"][2] = +2.4  # the tip base flipped against its ap apex
+    table = exchange_table(recs)
+    flags = {r["d_A"]: r["flags"] for r in table.rows if not r["valid"]}
+    assert set(flags) == {4.5, 5.0}
+    assert "X1 -3.50 -> +3.40" in flags[4.5] or "1 -3.50 -> +3.40" in flags[4.5]
+    assert "spin flip" in flags[5.0] and "-2.50 -> +2.40" in flags[5.0]

@@ -18,7 +18,8 @@ import pytest
 
 from tests.conftest import require_program
 from tipsurf.cli import main
-from tipsurf.cli.demo import DEMO_CAMPAIGN, load_demo_model, spin_flips
+from tipsurf.analysis.exchange import flipped_moments
+from tipsurf.cli.demo import DEMO_CAMPAIGN, load_demo_model
 from tipsurf.workflows.scan import paired_scan_records
 from tipsurf.workflows.store import load_campaign_records
 
@@ -66,7 +67,8 @@ def test_model_is_floating_with_isolated_apex_and_no_spin_flip(demo_run: dict) -
         meta = record["metadata"]
         assert meta["apex_image_distance_A"] >= 4.4
         assert meta["scan_d_max_A"] == max(load_demo_model()["distances_A"])
-        assert spin_flips(record) == [], f"spin flip at {meta['distance_A']} A {meta['config']}"
+        assert record["extra"]["initial_magmoms_muB"], "starting moments not recorded"
+        assert flipped_moments(record) == [], f"spin flip at {meta['distance_A']} A {meta['config']}"
         mn = [abs(m) for s, m in zip(record["symbols"], record["magmoms_muB"]) if s == "Mn"]
         assert min(mn) > 3.0  # c(2x2) AFM Mn keeps a large moment (reference study ~3.6 muB)
 

@@ -147,7 +147,30 @@ def configuration_problem(record: dict[str, Any], threshold_muB: float = MOMENT_
     if parallel != (config == "p"):
         found = "p" if parallel else "ap"
         return f"spin flip: requested {config} but converged to {found} (apex {apex:+.2f}, ref {refs[0]:+.2f} muB)"
+    flipped = flipped_moments(record, threshold_muB)
+    if flipped:
+        return "spin flip: " + ", ".join(flipped)
     return None
+
+
+def flipped_moments(record: dict[str, Any], threshold_muB: float = MOMENT_THRESHOLD_MUB_DEFAULT) -> list[str]:
+    """Atoms (tip base, every surface Mn, ...) whose converged moment lost its starting sign.
+
+    Compares ``magmoms_muB`` with the starting moments the engine recorded
+    (``extra['initial_magmoms_muB']``) for every atom that started with at least
+    ``threshold_muB``: a moment that changed sign or fell below the threshold is listed as
+    ``"Mn5 +3.60 -> -3.41"``.  Empty when nothing flipped or no starting moments are recorded.
+    """
+    start = (record.get("extra") or {}).get("initial_magmoms_muB")
+    final = record.get("magmoms_muB")
+    if not start or final is None or len(start) != len(final):
+        return []
+    symbols = record.get("symbols") or ["X"] * len(final)
+    out = []
+    for i, (m0, m) in enumerate(zip(start, final)):
+        if abs(m0) >= threshold_muB and (abs(m) < threshold_muB or m * m0 < 0):
+            out.append(f"{symbols[i]}{i} {m0:+.2f} -> {m:+.2f}")
+    return out
 
 
 def _record_problem(record: dict[str, Any], threshold_muB: float, check_moments: bool) -> str | None:

@@ -97,18 +97,6 @@ def _print_table(console: Any, table: dict[str, Any]) -> None:
     console.print(out)
 
 
-def spin_flips(record: dict[str, Any], threshold_muB: float = 0.5) -> list[int]:
-    """Indices of magnetic atoms whose converged moment has the opposite sign of their start."""
-    from tipsurf.structures.specs import spec_from_dict
-
-    spec = record.get("_spec") or {}
-    mags = record.get("magmoms_muB")
-    if not spec or mags is None:
-        return []
-    start = spec_from_dict(spec).build().get_initial_magnetic_moments()
-    return [i for i, (m0, m) in enumerate(zip(start, mags)) if abs(m0) > threshold_muB and m * m0 < 0 and abs(m) > 0.1]
-
-
 def _surface_moments(records: list[dict[str, Any]]) -> list[float]:
     moments = []
     for record in records:
@@ -175,6 +163,8 @@ def _print_model_facts(console: Any, records: list[dict[str, Any]]) -> None:
     mn = _surface_moments(records)
     if mn:
         console.print(f"surface Mn |moment|: {min(mn):.2f}-{max(mn):.2f} muB (reference study: ~3.6 muB)")
-    flips = [f"{(r.get('metadata') or {}).get('distance_A')} A {(r.get('metadata') or {}).get('config')}: atoms {f}"
-             for r in records for f in [spin_flips(r)] if f]
+    from tipsurf.analysis.exchange import flipped_moments
+
+    flips = [f"{(r.get('metadata') or {}).get('distance_A')} A {(r.get('metadata') or {}).get('config')}: {', '.join(f)}"
+             for r in records for f in [flipped_moments(r)] if f]
     console.print("spin flips: " + ("; ".join(flips) if flips else "none (apex, tip and every surface Mn keep their starting signs)"))

@@ -395,6 +395,7 @@ class QEEngine:
             **restart,
             "walltime_s": walltime_s,
             "scf_recovery": preset.get("scf_recovery"),
+            "initial_magmoms_muB": [float(m) for m in atoms.get_initial_magnetic_moments()],
         }
         _write_structure(atoms, directory / STRUCTURE_FILE)
         write_json_atomic(directory / CALC_FILE, calc_info)
@@ -454,6 +455,7 @@ class QEEngine:
             "restart_method": info.get("restart_method"),
             "restart_note": info.get("restart_note"),
             "physics_settings": physics_settings(directory / PW_INPUT) if (directory / PW_INPUT).is_file() else None,
+            "initial_magmoms_muB": info.get("initial_magmoms_muB"),
         }
         if not out.converged:
             extra["unconverged_last_iteration"] = {
