@@ -170,3 +170,78 @@ def test_vasp_fingerprint_and_restart(tmp_path: Path, fake_potcar_dir: Path) -> 
     with pytest.raises(InputError, match="no CHGCAR"):
         engine.write_inputs(atoms, preset, tmp_path / "x", restart_from=tmp_path / "ap")
     assert not (tmp_path / "x").exists()
+
+
+# --- ISPIN follows the preset and the structure; nscf restarts keep ICHARG 11 ---------------------
+
+def _without_ispin(preset: dict) -> dict:
+    from tipsurf.engines.presets import merge_preset
+
+    return merge_preset(preset, {"incar": {"ISPIN": None}})  # what `--set incar.ISPIN=null` does
+
+
+def test_vasp_non_magnetic_calculation_is_possible(tmp_path: Path, fake_potcar_dir: Path) -> None:
+    """ISPIN 1 from the preset is kept and writes no MAGMOM (it used to be forced to 2)."""
+    from tipsurf.engines.presets import merge_preset
+
+    atoms = feo_interleaved()
+    atoms.set_initial_magnetic_moments([0.0] * len(atoms))
+    preset = merge_preset(feo_preset(), {"incar": {"ISPIN": 1}})
+    first = VaspEngine().write_inputs(atoms, preset, tmp_path / "ispin1")
+    incar = Incar.from_file(tmp_path / "ispin1" / "INCAR")
+    assert incar["ISPIN"] == 1 and "MAGMOM" not in incar
+    # No ISPIN in the preset: a structure without moments is not spin polarised either ...
+    VaspEngine().write_inputs(atoms, _without_ispin(feo_preset()), tmp_path / "auto0")
+    incar = Incar.from_file(tmp_path / "auto0" / "INCAR")
+    assert incar["ISPIN"] == 1 and "MAGMOM" not in incar
+    # ... and one with moments is (ISPIN 2 with per-site MAGMOM in POSCAR order).
+    second = VaspEngine().write_inputs(feo_interleaved(), _without_ispin(feo_preset()), tmp_path / "auto2")
+    incar = Incar.from_file(tmp_path / "auto2" / "INCAR")
+    assert incar["ISPIN"] == 2 and incar["MAGMOM"] == pytest.approx([4.0, -4.0, 2.5, 0.3, -0.2])
+    # An explicit ISPIN 2 is kept for a structure without moments (MAGMOM written as given).
+    VaspEngine().write_inputs(atoms, feo_preset(), tmp_path / "ispin2")
+    incar = Incar.from_file(tmp_path / "ispin2" / "INCAR")
+    assert incar["ISPIN"] == 2 and incar["MAGMOM"] == pytest.approx([0.0] * 5)
+    assert first.parameters["incar"]["ISPIN"] == 1 and first.fingerprint != second.fingerprint
+
+
+def test_vasp_ispin1_with_moments_or_bad_ispin_is_one_line_error(tmp_path: Path, fake_potcar_dir: Path) -> None:
+    from tipsurf.engines.presets import merge_preset
+
+    with pytest.raises(InputError, match="ISPIN 1") as err:
+        VaspEngine().write_inputs(feo_interleaved(), merge_preset(feo_preset(), {"incar": {"ISPIN": 1}}), tmp_path / "a")
+    assert "\n" not in str(err.value) and not (tmp_path / "a").exists()
+    with pytest.raises(InputError, match="ISPIN must be 1"):
+        VaspEngine().write_inputs(feo_interleaved(), merge_preset(feo_preset(), {"incar": {"ISPIN": 3}}), tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+
+
+def test_vasp_nscf_restart_keeps_icharg_11(tmp_path: Path, fake_potcar_dir: Path) -> None:
+    """A non-self-consistent run reads the copied CHGCAR with ICHARG 11 (it used to become 1)."""
+    engine, preset, atoms = VaspEngine(), feo_preset(), feo_interleaved()
+    engine.write_inputs(atoms, preset, tmp_path / "scf")
+    (tmp_path / "scf" / "CHGCAR").write_text("density\n")
+    engine.write_inputs(atoms, preset, tmp_path / "nscf", restart_from=tmp_path / "scf", calculation="nscf")
+    incar = Incar.from_file(tmp_path / "nscf" / "INCAR")
+    assert incar["ICHARG"] == 11 and incar["ISTART"] == 0 and incar["NSW"] == 0
+    assert (tmp_path / "nscf" / "CHGCAR").read_text() == "density\n"
+    (tmp_path / "scf" / "WAVECAR").write_bytes(b"\0" * 8)
+    engine.write_inputs(atoms, preset, tmp_path / "nscf_wave", restart_from=tmp_path / "scf", calculation="nscf")
+    incar = Incar.from_file(tmp_path / "nscf_wave" / "INCAR")
+    assert incar["ICHARG"] == 11 and incar["ISTART"] == 1
+    # Without the preset's calculations block the built-in nscf settings (ICHARG 11) hold too.
+    bare = {k: v for k, v in preset.items() if k != "calculations"}
+    engine.write_inputs(atoms, bare, tmp_path / "nscf_default", restart_from=tmp_path / "scf", calculation="nscf")
+    assert Incar.from_file(tmp_path / "nscf_default" / "INCAR")["ICHARG"] == 11
+    # A self-consistent restart still starts from the density with ICHARG 1.
+    engine.write_inputs(atoms, preset, tmp_path / "scf2", restart_from=tmp_path / "scf")
+    assert Incar.from_file(tmp_path / "scf2" / "INCAR")["ICHARG"] == 1
+
+
+def test_vasp_nscf_without_density_is_refused_before_running(tmp_path: Path, fake_potcar_dir: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIPSURF_VASP_COMMAND", "no_such_vasp_binary_xyz")
+    VaspEngine().write_inputs(feo_interleaved(), feo_preset(), tmp_path / "nscf", calculation="nscf")
+    with pytest.raises(InputError, match="ICHARG 11") as err:
+        VaspEngine().run(tmp_path / "nscf")
+    assert "\n" not in str(err.value)

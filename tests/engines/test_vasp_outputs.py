@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,74 @@ def test_vasp_outputs_from_different_runs_raise(refdata_dir: Path, tmp_path: Pat
 def test_vasp_no_outputs_raises(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="no vasprun.xml or OUTCAR"):
         VaspEngine().parse(tmp_path)
+
+
+# --- Convergence is read from what VASP reports, and an unconverged record has no numbers ---------
+
+FE_SINGLE = "vasp/aiidavasp_fe_magnetization_single"
+FEO_RELAX = "vasp/custodian_feo_afm_relax"
+EDIFF_LINE = "aborting loop because EDIFF is reached"
+
+
+def _assert_no_numbers(res) -> None:  # noqa: ANN001 - a CalcResult
+    """The contract of the QE engine: nothing that looks like a valid result when not converged."""
+    assert not res.converged
+    assert res.energy_eV is None and res.forces_eV_per_A is None and res.magmoms_muB is None
+    assert res.total_magnetization_muB is None and res.fermi_eV is None
+    assert res.extra["energy_sigma0_eV"] is None
+    with pytest.raises(Exception):
+        res.tip_force_z_eV_per_A()
+
+
+@pytest.mark.parametrize("replacement", ["", "aborting loop EDIFF was not reached (unconverged)"],
+                         ids=["vasp5-no-message", "vasp6-not-reached"])
+def test_vasp_outcar_electronic_loop_not_converged(refdata_dir: Path, tmp_path: Path, replacement: str) -> None:
+    """The electronic loop stopped before EDIFF (NELM ran out, or LABORT) after 10 of NELM = 60 steps.
+
+    The old parser guessed convergence from n_scf < NELM and kept the energy."""
+    text = (refdata_dir / FE_SINGLE / "OUTCAR").read_text()
+    assert text.count(EDIFF_LINE) == 1
+    (tmp_path / "OUTCAR").write_text(text.replace(EDIFF_LINE, replacement))
+    res = VaspEngine().parse(tmp_path)
+    assert res.n_scf == 10 and not res.extra["converged_electronic"] and res.extra["converged_ionic"]
+    _assert_no_numbers(res)
+    assert res.extra["unconverged_last_iteration"]["magmoms_muB"] == pytest.approx([2.434])  # diagnosis only
+    assert res.extra["convergence_by_file"] == {"outcar": {"converged_electronic": False, "converged_ionic": True}}
+
+
+def test_vasp_converged_record_keeps_its_numbers(refdata_dir: Path) -> None:
+    res = VaspEngine().parse(refdata_dir / FE_SINGLE)
+    assert res.converged and res.energy_eV == pytest.approx(-7.70419533) and "unconverged_last_iteration" not in res.extra
+    assert res.extra["energy_sigma0_eV"] is not None and res.fermi_eV is not None
+
+
+def test_vasp_vasprun_nelm_reached_has_no_energy(refdata_dir: Path, tmp_path: Path) -> None:
+    """vasprun.xml alone: the final ionic step used all NELM electronic steps (pymatgen's verdict)."""
+    text = (refdata_dir / FEO_RELAX / "vasprun.xml").read_text()
+    (tmp_path / "vasprun.xml").write_text(re.sub(r'(name="NELM">)\s*100<', r"\g<1>     6<", text))
+    res = VaspEngine().parse(tmp_path)
+    assert not res.extra["converged_electronic"] and res.extra["converged_ionic"]
+    _assert_no_numbers(res)
+
+
+def test_vasp_relaxation_not_at_ediffg_has_no_energy(refdata_dir: Path, tmp_path: Path) -> None:
+    """A relaxation stopped before EDIFFG (e.g. STOPCAR at the wall time): 28 of NSW = 99 steps.
+
+    vasprun.xml looks finished (pymatgen counts steps < NSW as converged); OUTCAR lacks VASP's
+    'reached required accuracy', and every file present must agree."""
+    run = refdata_dir / FEO_RELAX
+    outcar = (run / "OUTCAR").read_text()
+    line = "reached required accuracy - stopping structural energy minimisation"
+    assert outcar.count(line) == 1
+    (tmp_path / "OUTCAR").write_text(outcar.replace(line, ""))
+    res = VaspEngine().parse(tmp_path)  # OUTCAR only
+    assert res.extra["converged_electronic"] and not res.extra["converged_ionic"]
+    _assert_no_numbers(res)
+    (tmp_path / "vasprun.xml").write_text((run / "vasprun.xml").read_text())
+    res = VaspEngine().parse(tmp_path)  # both: the vasprun.xml verdict does not overrule OUTCAR
+    assert res.extra["convergence_by_file"] == {
+        "outcar": {"converged_electronic": True, "converged_ionic": False},
+        "vasprun": {"converged_electronic": True, "converged_ionic": True},
+    }
+    _assert_no_numbers(res)
+    assert res.positions_A and res.symbols == ["Fe", "Fe", "O", "O"]  # the structure is still reported

@@ -60,8 +60,35 @@ def _require_chgcar(source: Path) -> None:
         raise InputError(f"restart source {source} has no CHGCAR; restart from a finished VASP run with LCHARG")
 
 
-def _copy_restart(source: Path, directory: Path) -> tuple[dict[str, Any], list[str]]:
-    """Copy CHGCAR (required) and WAVECAR (optional) from ``source``; return INCAR changes."""
+#: ICHARG values of non-self-consistent runs (the charge density is kept fixed): a restart
+#: must not turn them into ICHARG 1, which would make the run self-consistent again.
+NON_SCF_ICHARG = (11, 12)
+
+
+def _restart_icharg(incar: dict[str, Any]) -> int:
+    """ICHARG of a run started from a copied CHGCAR: 1 (read, then iterate) unless non-SCF."""
+    icharg = incar.get("ICHARG")
+    return int(icharg) if icharg in NON_SCF_ICHARG else 1
+
+
+def _require_density_for_nscf(directory: Path) -> None:
+    """ICHARG 11 reads a fixed CHGCAR: refuse to start VASP in a folder without one."""
+    from pymatgen.io.vasp.inputs import Incar
+
+    icharg = Incar.from_file(directory / "INCAR").get("ICHARG")
+    if icharg == 11 and not (directory / "CHGCAR").is_file():
+        raise InputError(
+            f"{directory} is a non-self-consistent run (ICHARG 11) without a CHGCAR; "
+            "write it with restart_from (a finished self-consistent run) or copy the CHGCAR in"
+        )
+
+
+def _copy_restart(source: Path, directory: Path, incar: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Copy CHGCAR (required) and WAVECAR (optional) from ``source``; return INCAR changes.
+
+    ICHARG becomes 1 (start from the copied density) except for a non-self-consistent run
+    (ICHARG 11 or 12 in ``incar``), which keeps its ICHARG and reads the copied CHGCAR as is.
+    """
     copied: list[str] = []
     for name, required in (("CHGCAR", True), ("WAVECAR", False)):
         plain, gz = source / name, source / f"{name}.gz"
@@ -75,7 +102,7 @@ def _copy_restart(source: Path, directory: Path) -> tuple[dict[str, Any], list[s
         else:
             continue
         copied.append(name)
-    return {"ICHARG": 1, "ISTART": 1 if "WAVECAR" in copied else 0}, copied
+    return {"ICHARG": _restart_icharg(incar), "ISTART": 1 if "WAVECAR" in copied else 0}, copied
 
 
 class VaspEngine:
@@ -108,7 +135,8 @@ class VaspEngine:
         config
             tipsurf configuration (POTCAR folder); loaded if not given.
         restart_from
-            Finished calculation whose CHGCAR (and WAVECAR) start this one (ICHARG 1).
+            Finished calculation whose CHGCAR (and WAVECAR) start this one: ICHARG 1, or the
+            calculation's own ICHARG 11 for ``nscf`` (the density then stays fixed).
         walltime_s
             Job wall time, used by :meth:`run` for custodian's WalltimeHandler.
         calculation
@@ -148,7 +176,7 @@ class VaspEngine:
         run_incar = dict(incar)
         restart_files: list[str] = []
         if restart_from is not None:
-            changes, restart_files = _copy_restart(Path(restart_from), directory)
+            changes, restart_files = _copy_restart(Path(restart_from), directory, incar)
             run_incar.update(changes)
         incar_object(run_incar).write_file(directory / "INCAR")
         write_text_atomic(directory / "POSCAR", poscar.get_str(significant_figures=10))
@@ -202,6 +230,8 @@ class VaspEngine:
         ------
         ConfigurationError
             Inputs written without POTCAR.
+        InputError
+            A non-self-consistent run (ICHARG 11) without the CHGCAR it reads.
         ProgramNotFoundError
             The configured VASP command is not on PATH.
         CalculationFailedError
@@ -219,6 +249,7 @@ class VaspEngine:
                 raise ConfigurationError(
                     f"{directory / name} is missing; write the inputs with a configured POTCAR folder before running"
                 )
+        _require_density_for_nscf(directory)
         command = config.command("vasp")
         if shutil.which(command[0]) is None:
             raise ProgramNotFoundError(f"VASP command '{command[0]}' not found on PATH; set commands: vasp: in the tipsurf config")
@@ -236,6 +267,12 @@ class VaspEngine:
         Forces, moments and the structure are returned in the original Atoms order when
         ``tipsurf_calc.json`` is present (otherwise in POSCAR order); metadata, fingerprint and
         parameters come from that file too, and corrections from ``custodian.json``.
+
+        ``converged`` needs the electronic loop of the final ionic step to have reached EDIFF
+        and, for a relaxation, the ionic loop to have reached EDIFFG (as VASP reports them in
+        OUTCAR and vasprun.xml; every file present must agree).  Like the QE engine, an
+        unconverged record carries no energy, forces, moments or Fermi energy (all None); the
+        last moments are kept for diagnosis in ``extra['unconverged_last_iteration']``.
 
         Raises
         ------
@@ -259,14 +296,31 @@ class VaspEngine:
             return None if values is None else np.asarray(values, dtype=float)[inverse].tolist()
 
         converged = bool(data["converged_electronic"] and data["converged_ionic"])
+        extra: dict[str, Any] = {
+            "directory": str(directory),
+            "calculation": calc.get("calculation"),
+            "parameters": calc.get("parameters"),
+            "energy_sigma0_eV": data.get("energy_sigma0_eV") if converged else None,
+            "converged_electronic": bool(data["converged_electronic"]),
+            "converged_ionic": bool(data["converged_ionic"]),
+            "convergence_by_file": data.get("convergence_by_file"),
+            "n_ionic_steps": data.get("n_ionic_steps"),
+            "poscar_order": list(order),
+            "output_files": data.get("files"),
+        }
+        if not converged:  # for diagnosis only, under a name no analysis reads as a result
+            extra["unconverged_last_iteration"] = {
+                "magmoms_muB": back(data.get("magmoms_muB")),
+                "total_magnetization_muB": data.get("total_magnetization_muB"),
+            }
         return CalcResult(
             code="vasp",
-            energy_eV=float(data["energy_eV"]),
-            forces_eV_per_A=back(data.get("forces_eV_per_A")),
-            magmoms_muB=back(data.get("magmoms_muB")),
-            total_magnetization_muB=data.get("total_magnetization_muB"),
+            energy_eV=float(data["energy_eV"]) if converged else None,
+            forces_eV_per_A=back(data.get("forces_eV_per_A")) if converged else None,
+            magmoms_muB=back(data.get("magmoms_muB")) if converged else None,
+            total_magnetization_muB=data.get("total_magnetization_muB") if converged else None,
             absolute_magnetization_muB=None,
-            fermi_eV=data.get("fermi_eV"),
+            fermi_eV=data.get("fermi_eV") if converged else None,
             converged=converged,
             n_scf=data.get("n_scf"),
             code_version=data.get("code_version"),
@@ -278,17 +332,7 @@ class VaspEngine:
             positions_A=back(data["positions_A"]),
             cell_A=np.asarray(data["cell_A"], dtype=float).tolist(),
             metadata=calc.get("metadata") or {},
-            extra={
-                "directory": str(directory),
-                "calculation": calc.get("calculation"),
-                "parameters": calc.get("parameters"),
-                "energy_sigma0_eV": data.get("energy_sigma0_eV"),
-                "converged_electronic": bool(data["converged_electronic"]),
-                "converged_ionic": bool(data["converged_ionic"]),
-                "n_ionic_steps": data.get("n_ionic_steps"),
-                "poscar_order": list(order),
-                "output_files": data.get("files"),
-            },
+            extra=_json_safe(extra),
         )
 
 

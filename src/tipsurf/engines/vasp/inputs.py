@@ -134,19 +134,48 @@ def hubbard_settings(species: list[str], preset: dict[str, Any]) -> dict[str, An
     }
 
 
+def spin_settings(incar: dict[str, Any], moments_muB: np.ndarray) -> dict[str, Any]:
+    """ISPIN and MAGMOM for the given INCAR tags and initial moments (POSCAR order).
+
+    An ISPIN given by the preset (its ``incar`` or the calculation block) is kept: ISPIN 2
+    writes every site's moment (zeros included), ISPIN 1 is a non-spin-polarised calculation
+    and writes no MAGMOM.  Without an ISPIN the calculation is spin polarised (ISPIN 2) exactly
+    when some initial moment is non-zero, as in the QE engine.
+
+    Raises
+    ------
+    InputError
+        ISPIN is not 1 or 2, or ISPIN 1 is asked for a structure with initial moments.
+    """
+    magnetic = bool(np.any(np.abs(moments_muB) > 0))
+    ispin = incar.get("ISPIN")
+    if ispin is None:
+        ispin = 2 if magnetic else 1
+    if isinstance(ispin, bool) or ispin not in (1, 2):
+        raise InputError(f"ISPIN must be 1 (no spin polarisation) or 2 (collinear spin), got {ispin!r}")
+    if ispin == 1:
+        if magnetic:
+            raise InputError(
+                "the preset sets ISPIN 1 (no spin polarisation) but the structure has initial magnetic moments; "
+                "set the moments to zero or use ISPIN 2"
+            )
+        return {"ISPIN": 1}
+    return {"ISPIN": 2, "MAGMOM": [round(float(m), 4) for m in moments_muB]}
+
+
 def build_incar(atoms: Atoms, preset: dict[str, Any], calculation: str = "scf") -> dict[str, Any]:
     """INCAR tags for ``atoms`` (in POSCAR order, see :func:`species_order`).
 
-    Starts from ``preset['incar']``, applies the calculation block, then sets ISPIN 2, per-site
-    MAGMOM (from the Atoms' initial moments), the LDAU arrays and, when
-    ``preset['dipole_correction']`` is true, LDIPOL/IDIPOL 3/DIPOL at the slab's centre of mass.
+    Starts from ``preset['incar']``, applies the calculation block, then sets ISPIN and MAGMOM
+    (see :func:`spin_settings`: the preset's ISPIN if it has one, else 2 only for a structure
+    with initial moments), the LDAU arrays and, when ``preset['dipole_correction']`` is true,
+    LDIPOL/IDIPOL 3/DIPOL at the slab's centre of mass.
     """
     species, order = species_order(atoms.get_chemical_symbols())
     incar = {str(k).upper(): v for k, v in (preset.get("incar") or {}).items()}
     incar.update(calculation_settings(preset, calculation))
-    moms = collinear_magmoms(atoms)[order]
-    incar["ISPIN"] = 2
-    incar["MAGMOM"] = [round(float(m), 4) for m in moms]
+    incar.pop("MAGMOM", None)  # the moments come from the structure, never from the preset
+    incar.update(spin_settings(incar, collinear_magmoms(atoms)[order]))
     incar.update(hubbard_settings(species, preset))
     if preset.get("dipole_correction"):
         incar.update({"LDIPOL": True, "IDIPOL": 3, "DIPOL": dipole_centre_frac(atoms, slab_indices(atoms))})

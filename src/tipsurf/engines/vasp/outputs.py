@@ -25,6 +25,7 @@ import numpy as np
 from tipsurf.errors import OutputError
 
 _FLOAT = r"[-+]?\d+\.\d*(?:[eE][-+]?\d+)?"
+_CONVERGENCE_KEYS = ("converged_electronic", "converged_ionic")
 
 
 def find_output(directory: Path, name: str) -> Path | None:
@@ -85,6 +86,25 @@ def _outcar_cell(text: str, path: Path) -> np.ndarray:
     return np.array([[float(x) for x in line.split()[:3]] for line in lines])
 
 
+#: What VASP writes to OUTCAR when an electronic loop reaches EDIFF (VASP 6 writes
+#: "aborting loop EDIFF was not reached (unconverged)" when NELM runs out; VASP 5 nothing).
+EDIFF_REACHED = "aborting loop because EDIFF is reached"
+#: What VASP writes to OUTCAR when a relaxation reaches EDIFFG.
+EDIFFG_REACHED = "reached required accuracy - stopping structural energy minimisation"
+_ITERATION_HEADER = r"-+\s*Iteration\s+\d+\s*\(\s*\d+\)"
+
+
+def outcar_electronic_converged(text: str) -> bool:
+    """Whether the electronic loop of the final ionic step reached EDIFF, as VASP says in OUTCAR.
+
+    VASP prints the EDIFF message once per ionic step, after that step's last electronic
+    iteration; the final step converged if the message follows the last iteration header.
+    A loop stopped by NELM, or by LABORT in a STOPCAR, has no such message.
+    """
+    headers = list(re.finditer(_ITERATION_HEADER, text))
+    return bool(headers) and text.rfind(EDIFF_REACHED) > headers[-1].end()
+
+
 def _last_scf_count(text: str) -> int | None:
     its = re.findall(r"Iteration\s+(\d+)\s*\(\s*(\d+)\)", text)
     if not its:
@@ -109,8 +129,7 @@ def parse_outcar(path: Path) -> dict[str, Any]:
     symbols = _outcar_species(text, path)
     positions, forces = _outcar_forces(text, len(symbols), path)
     version = re.search(r"vasp\.(\d+\.\d+\.\d+)", text[:2000])
-    n_scf = _last_scf_count(text)
-    nelm, nsw, ibrion = _int_tag("NELM", text, 60), _int_tag("NSW", text, 0), _int_tag("IBRION", text, -1)
+    nsw, ibrion = _int_tag("NSW", text, 0), _int_tag("IBRION", text, -1)
     relaxing = nsw > 0 and ibrion in (1, 2, 3)
     out: dict[str, Any] = {
         "energy_eV": energy,
@@ -119,9 +138,9 @@ def parse_outcar(path: Path) -> dict[str, Any]:
         "positions_A": positions,
         "cell_A": _outcar_cell(text, path),
         "forces_eV_per_A": forces,
-        "n_scf": n_scf,
-        "converged_electronic": n_scf is not None and n_scf < nelm,
-        "converged_ionic": (not relaxing) or "reached required accuracy" in text,
+        "n_scf": _last_scf_count(text),
+        "converged_electronic": outcar_electronic_converged(text),
+        "converged_ionic": (not relaxing) or EDIFFG_REACHED in text,
         "code_version": version.group(1) if version else None,
     }
     out.update(_outcar_magnetism_and_timing(path))
@@ -200,6 +219,12 @@ def read_vasp_outputs(directory: str | Path) -> dict[str, Any]:
     vasprun.xml provides energy, forces, structure and convergence; OUTCAR adds per-site moments
     (``magnetization (x)``, column ``tot``), total magnetization, Fermi energy and wall time.  If
     both are present their final free energies must agree (same run).
+
+    Convergence: OUTCAR says it in words (:data:`EDIFF_REACHED`, :data:`EDIFFG_REACHED`);
+    vasprun.xml is judged by pymatgen's ``Vasprun.converged_electronic`` / ``converged_ionic``
+    (the final ionic step used fewer than NELM electronic steps; a relaxation stopped before
+    NSW).  ``converged_electronic`` and ``converged_ionic`` are True only if every file present
+    says so; ``convergence_by_file`` keeps each file's verdict.
     """
     directory = Path(directory)
     vasprun, outcar = find_output(directory, "vasprun.xml"), find_output(directory, "OUTCAR")
@@ -207,9 +232,11 @@ def read_vasp_outputs(directory: str | Path) -> dict[str, Any]:
         raise OutputError(f"no vasprun.xml or OUTCAR in {directory}; VASP did not run there or its outputs were removed")
     data: dict[str, Any] = {"magmoms_muB": None, "total_magnetization_muB": None, "walltime_s": None, "fermi_eV": None}
     files: dict[str, str] = {}
+    verdicts: dict[str, dict[str, bool]] = {}
     if outcar is not None:
         data.update(parse_outcar(outcar))
         files["outcar"] = outcar.name
+        verdicts["outcar"] = {k: bool(data[k]) for k in _CONVERGENCE_KEYS}
     if vasprun is not None:
         from_xml = parse_vasprun(vasprun)
         files["vasprun"] = vasprun.name
@@ -218,5 +245,9 @@ def read_vasp_outputs(directory: str | Path) -> dict[str, Any]:
         keep = {k: data[k] for k in ("fermi_eV", "energy_sigma0_eV") if data.get(k) is not None}
         data.update(from_xml)
         data.update(keep)
+        verdicts["vasprun"] = {k: bool(from_xml[k]) for k in _CONVERGENCE_KEYS}
+    for key in _CONVERGENCE_KEYS:
+        data[key] = all(verdict[key] for verdict in verdicts.values())
+    data["convergence_by_file"] = verdicts
     data["files"] = files
     return data
