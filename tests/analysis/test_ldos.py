@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -20,6 +21,7 @@ from tipsurf.analysis.ldos import (
     qe_ldos_polarization,
     read_qe_calc,
     site_point,
+    site_xy,
     vasp_parchg_polarization,
 )
 from tipsurf.analysis.volumetric import HARTREE_EV, read_cube_pair
@@ -40,20 +42,114 @@ def test_trilinear_periodic_interpolation_is_exact_on_grid_and_linear_between() 
     assert interpolate_periodic(vals, cell, shifted) == pytest.approx(vals[2, 3, 4])
 
 
-def test_site_points_top_and_hollow() -> None:
-    """Square lattice: hollow at (a/2, a/2); hexagonal lattice: hollow at a threefold site."""
-    a = 2.5
-    pos = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 3.0]])  # two layers, top one at z = 3
-    cell = np.diag([a, a, 15.0])
-    np.testing.assert_allclose(site_point(pos, cell, "top", 3.0), [0.0, 0.0, 6.0])
-    hollow = site_point(pos, cell, "hollow", 3.0)
-    np.testing.assert_allclose(hollow, [a / 2, a / 2, 6.0], atol=1e-9)
-    hexcell = np.array([[a, 0, 0], [-a / 2, a * np.sqrt(3) / 2, 0], [0, 0, 15.0]])
-    h = site_point(np.array([[0.0, 0.0, 2.0]]), hexcell, "hollow", 2.0)
-    assert min(np.linalg.norm(h[:2] - (i * hexcell[0] + j * hexcell[1])[:2]) for i in (-1, 0, 1, 2) for j in (-1, 0, 1, 2)) == pytest.approx(a / np.sqrt(3), abs=0.02)
-    np.testing.assert_allclose(site_point(pos, cell, "hollow", 1.0, xy_A=(0.3, 0.4)), [0.3, 0.4, 4.0])
-    with pytest.raises(InputError, match="top or hollow"):
-        site_point(pos, cell, "bridge-ish", 1.0)
+def test_site_lookup_uses_the_builders_records_and_refuses_to_guess() -> None:
+    """Records win; without them only top (highest atom) or explicit xy; junctions are refused."""
+    pos = np.array([[0.0, 0.0, 1.0], [1.2, 0.4, 3.0]])  # two layers, top one at z = 3
+    info = {"surface": "mn-w110", "sites": {"top": [{"xy_A": [1.2, 0.4], "reference_indices": [1]}],
+                                            "hollow": [{"xy_A": [2.785, 0.4], "reference_indices": [1]}]}}
+    point, source = site_point(pos, "hollow", 3.0, 0, info)
+    np.testing.assert_allclose(point, [2.785, 0.4, 6.0])
+    assert source == "site records"
+    assert site_xy(pos, "top", 0, None)[1] == "highest atom"
+    np.testing.assert_allclose(site_xy(pos, "top", 0, None)[0], [1.2, 0.4])
+    np.testing.assert_allclose(site_point(pos, "hollow", 1.0, xy_A=(0.3, 0.4))[0], [0.3, 0.4, 4.0])
+    with pytest.raises(InputError, match="--xy"):
+        site_xy(pos, "hollow", 0, None)
+    with pytest.raises(InputError, match="choose one of: top, hollow"):
+        site_xy(pos, "bridge", 0, info)
+    with pytest.raises(InputError, match="hollow sites are 0..0"):
+        site_xy(pos, "hollow", 1, info)
+    with pytest.raises(InputError, match="xy_A"):
+        site_xy(pos, "top", 0, {"sites": {"top": [[1.2, 0.4]]}})  # the old [x, y] form is not a site record
+    with pytest.raises(InputError, match="junction"):
+        site_xy(pos, "top", 0, {"kind": "junction", "site": "top", "site_xy_A": [0.0, 0.0]})
+
+
+def _write_finished_qe_calc(atoms, calc: Path, pseudo: Path) -> None:
+    """tipsurf's QE engine writes the inputs; a synthetic XML stands in for the finished pw.x run."""
+    from tipsurf.analysis.volumetric import BOHR_A
+    from tipsurf.config import Config
+    from tipsurf.engines.presets import load_preset
+    from tipsurf.engines.qe import QEEngine
+
+    QEEngine().write_inputs(atoms, load_preset("fast", "qe"), calc, config=Config(pseudo_dir=pseudo, qe_version="6.7"))
+    text = (calc / "pw.in").read_text()
+    prefix = re.search(r"prefix\s*=\s*'([^']+)'", text).group(1)
+    outdir = re.search(r"outdir\s*=\s*'([^']+)'", text).group(1)
+    save = (calc / outdir / f"{prefix}.save").resolve()
+    save.mkdir(parents=True)
+    root = ET.Element("espresso")
+    out = ET.SubElement(root, "output")
+    struct = ET.SubElement(out, "atomic_structure", nat=str(len(atoms)))
+    positions = ET.SubElement(struct, "atomic_positions")
+    for sym, xyz in zip(atoms.get_chemical_symbols(), atoms.positions / BOHR_A):
+        ET.SubElement(positions, "atom", name=sym).text = " ".join(f"{v:.10f}" for v in xyz)
+    cell = ET.SubElement(struct, "cell")
+    for i, vec in enumerate(atoms.cell.array / BOHR_A, start=1):
+        ET.SubElement(cell, f"a{i}").text = " ".join(f"{v:.10f}" for v in vec)
+    bands = ET.SubElement(out, "band_structure")
+    ET.SubElement(bands, "lsda").text = "true"
+    ET.SubElement(bands, "fermi_energy").text = "0.25"
+    ET.ElementTree(root).write(save / "data-file-schema.xml")
+
+
+def _synthetic_pp_ildos(calc, emin_abs_eV, emax_abs_eV, spin_component, work_dir, tag):
+    """Stands in for pp.x: a uniform ILDOS cube, 3 (up) / 1 (down) states per bohr³ per eV."""
+    from ase import Atoms
+    from ase.io.cube import write_cube
+
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cube = work_dir / f"{tag}.cube"
+    per_eV = 3.0 if spin_component == 1 else 1.0
+    with open(cube, "w") as handle:
+        write_cube(handle, Atoms(calc.symbols, positions=calc.positions_A, cell=calc.cell_A, pbc=True),
+                   np.full((4, 4, 12), per_eV * (emax_abs_eV - emin_abs_eV)))
+    return cube
+
+
+@pytest.mark.parametrize("surface,sites", [("mn-w110", ("top", "hollow")), ("mgo-ag100", ("o-top", "hollow"))])
+def test_cli_ldos_on_a_tipsurf_built_calculation_uses_the_builders_sites(
+    surface: str, sites: tuple[str, str], shared_pseudo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 item 1: `analyze ldos` on a calculation tipsurf wrote from its own builders.
+
+    The metadata is written by the real QE engine (``tipsurf_calc.json`` 'metadata' = atoms.info,
+    whose 'sites' are lists of {xy_A, reference_indices} records); pp.x is replaced by uniform
+    synthetic ILDOS cubes.  The point must lie over the builders' site (name and index), not a
+    site re-derived from the geometry (the old "farthest point" hollow of Mn/W(110) was the
+    quasi-threefold site, not the builder's bcc-continuation hollow).
+    """
+    from tipsurf.analysis import ldos
+    from tipsurf.cli import main
+    from tipsurf.structures.mgo_ag100 import build_mgo_ag100
+    from tipsurf.structures.mn_w110 import build_mn_w110
+
+    atoms = (build_mn_w110(w_layers=2, size=(2, 1), one_sided=True) if surface == "mn-w110"
+             else build_mgo_ag100(mgo_layers=2, ag_layers=2, size=1, vacuum_A=8.0))
+    calc = tmp_path / "calc"
+    _write_finished_qe_calc(atoms, calc, shared_pseudo_dir)
+    monkeypatch.setattr(ldos, "run_pp_ildos", _synthetic_pp_ildos)
+    z_top = atoms.positions[:, 2].max()
+    for site in sites:
+        for index in (0, 1):
+            out = tmp_path / f"out-{site}{index}"
+            args = ["analyze", "ldos", str(calc), "--site", site, "--site-index", str(index), "--height", "3",
+                    "--emin", "-0.2", "--emax", "0.2", "--step", "0.2", "-o", str(out)]
+            assert main(args) == 0
+            data = json.loads((out / (f"ldos_{site}" + (f"{index}" if index else "") + ".json")).read_text())
+            expected_xy = atoms.info["sites"][site][index]["xy_A"]
+            np.testing.assert_allclose(data["point_A"], [*expected_xy, z_top + 3.0], atol=1e-6)
+            assert data["meta"]["site_xy_source"] == "site records" and data["meta"]["site_index"] == index
+            assert data["P_at_EF"] == pytest.approx(0.5)
+    table = ldos.qe_ldos_polarization(calc, ldos.energy_windows(-0.1, 0.1, 0.2), site=sites[1], site_index=1,
+                                      work_dir=tmp_path / "pp")
+    np.testing.assert_allclose(table.point_A[:2], atoms.info["sites"][sites[1]][1]["xy_A"], atol=1e-6)
+    if surface == "mn-w110":  # the builder's hollow is a/2 along [001] from a Mn atom
+        np.testing.assert_allclose(np.subtract(atoms.info["sites"]["hollow"][0]["xy_A"], atoms.info["sites"]["top"][0]["xy_A"]),
+                                   [atoms.info["a_A"] / 2, 0.0], atol=1e-9)
+    with pytest.raises(InputError, match="outside the surface"):
+        ldos.qe_ldos_polarization(calc, ldos.energy_windows(-0.1, 0.1, 0.2), site=sites[0], site_index=99)
 
 
 def test_ldos_table_polarization_and_files(tmp_path: Path) -> None:
@@ -85,6 +181,10 @@ def test_vasp_parchg_polarization_from_written_files(tmp_path: Path) -> None:
     for lo, hi, up, dn in [(-0.2, 0.0, 0.03, 0.01), (0.0, 0.2, 0.01, 0.02)]:
         tot, mag = np.full((6, 6, 24), up + dn), np.full((6, 6, 24), up - dn)
         Chgcar(struct, {"total": tot * vol, "diff": mag * vol}).write_file(str(tmp_path / f"PARCHG_{lo:.2f}_{hi:.2f}"))
+    with pytest.raises(InputError, match="--xy"):  # no site records: only top or explicit xy
+        vasp_parchg_polarization(tmp_path, site="hollow", height_A=2.0)
+    (tmp_path / "tipsurf_calc.json").write_text(json.dumps(
+        {"metadata": {"sites": {"hollow": [{"xy_A": [1.5, 1.5], "reference_indices": [0]}]}}}))
     table = vasp_parchg_polarization(tmp_path, site="hollow", height_A=2.0)
     np.testing.assert_allclose(table.n_up, [0.03 / 0.2, 0.01 / 0.2], rtol=1e-5)
     np.testing.assert_allclose(table.n_down, [0.01 / 0.2, 0.02 / 0.2], rtol=1e-5)
@@ -197,7 +297,7 @@ def test_cli_ldos_on_qe_folder(fe_monolayer: Path, tmp_path: Path) -> None:
     from tipsurf.cli import main
 
     out = tmp_path / "ldos"
-    code = main(["analyze", "ldos", str(fe_monolayer), "--site", "hollow", "--height", "2.5",
+    code = main(["analyze", "ldos", str(fe_monolayer), "--site", "hollow", "--xy", "1.25", "1.25", "--height", "2.5",
                  "--emin", "-0.2", "--emax", "0.2", "--step", "0.4", "-o", str(out)])
     assert code == 0
     data = json.loads((out / "ldos_hollow.json").read_text())

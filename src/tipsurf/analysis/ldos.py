@@ -15,10 +15,14 @@ Sources
   (one band-decomposed charge per energy window, ``LPARD``/``EINT`` relative to E_F, ISPIN = 2;
   total block = n↑ + n↓, magnetization block = n↑ − n↓).
 
-Sites: ``top`` = above the topmost atom; ``hollow`` = the in-plane point farthest from every
-atom of the top layer (atoms within 0.5 Å of the highest z), i.e. the deepest hollow.  Explicit
-``xy_A`` overrides both; a ``tipsurf_calc.json`` in the QE folder with
-``{"sites": {"top": [x, y], "hollow": [x, y]}}`` (Å) is used when present.
+Sites are the builders' sites, by name and index (:func:`tipsurf.structures.sites.site_record`):
+a calculation written by tipsurf keeps ``atoms.info`` as ``metadata`` of its ``tipsurf_calc.json``,
+whose ``sites`` hold ``{name: [{"xy_A": [x, y], "reference_indices": [...]}, ...]}`` — ``top`` /
+``hollow`` on Mn/W(110) (the hollow is the bcc continuation site, a/2 along [001] from a Mn
+atom), ``o-top`` / ``bridge`` / ``hollow`` on MgO/Ag(100).  The point is ``height_A`` above the
+highest atom of the calculation's structure.  Without such metadata (a calculation not set up
+by tipsurf) only ``top`` is defined — above the highest atom — and any other site needs its
+lateral position given explicitly (``xy_A``, CLI ``--xy X Y``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,8 +41,9 @@ from tipsurf.analysis.volumetric import HARTREE_EV  # noqa: F401  (re-exported f
 from tipsurf.analysis.volumetric import QeCalc, read_cube, read_qe_calc, read_vasp_volumetric, run_pp_cube
 from tipsurf.atomic import atomic_path, write_json_atomic, write_text_atomic
 from tipsurf.errors import InputError
+from tipsurf.structures.sites import site_record
 
-TOP_LAYER_TOL_A = 0.5
+CALC_FILE = "tipsurf_calc.json"
 
 
 # --------------------------------------------------------------------------- result table
@@ -191,41 +197,83 @@ def interpolate_periodic(values: np.ndarray, cell_A: np.ndarray, point_A: np.nda
     return total
 
 
-def site_point(
-    positions_A: np.ndarray, cell_A: np.ndarray, site: str, height_A: float, xy_A: tuple[float, float] | None = None
-) -> np.ndarray:
-    """Cartesian point ``height_A`` above the topmost atom, over a top or hollow site.
+def site_xy(
+    positions_A: np.ndarray,
+    site: str,
+    site_index: int = 0,
+    info: dict[str, Any] | None = None,
+    xy_A: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, str]:
+    """Lateral position (Å) of a site and where it came from.
 
     Parameters
     ----------
-    positions_A, cell_A
-        Structure (z is the surface normal; the surface is the top of the slab).
-    site
-        ``"top"`` or ``"hollow"`` (ignored when ``xy_A`` is given).
-    height_A
-        Height above the highest atom, Å.
+    positions_A
+        Atom positions of the calculation (z is the surface normal).
+    site, site_index
+        Site name and index as the surface builder recorded them in ``info['sites']``.
+    info
+        ``atoms.info`` of a tipsurf structure, or the ``metadata`` of its ``tipsurf_calc.json``.
     xy_A
-        Explicit lateral position, Å.
+        Explicit lateral position; overrides the site records.
+
+    Returns
+    -------
+    (numpy.ndarray, str)
+        ``[x, y]`` and its source: ``"explicit"``, ``"site records"`` or ``"highest atom"``.
+
+    Raises
+    ------
+    InputError
+        Unknown site or index in the records, a site other than ``top`` without records, or a
+        tip–surface junction (its highest atom is the tip, not the surface).
+    """
+    if info is not None and info.get("kind") == "junction":
+        raise InputError(
+            "this calculation is a tip-surface junction (metadata kind 'junction'): the vacuum LDOS is taken "
+            "above a bare surface; run it on the slab calculation"
+        )
+    if xy_A is not None:
+        return np.array([float(xy_A[0]), float(xy_A[1])]), "explicit"
+    if info is not None and info.get("sites") is not None:
+        return np.array(site_record(info, site, site_index)["xy_A"]), "site records"
+    if site == "top" and site_index == 0:
+        pos = np.asarray(positions_A, float)
+        return pos[int(np.argmax(pos[:, 2])), :2].copy(), "highest atom"
+    raise InputError(
+        f"site {site} {site_index} needs the site records of a structure built by tipsurf (metadata 'sites' "
+        f"in {CALC_FILE}), which this calculation lacks; give the lateral position explicitly (--xy X Y)"
+    )
+
+
+def site_point(
+    positions_A: np.ndarray,
+    site: str,
+    height_A: float,
+    site_index: int = 0,
+    info: dict[str, Any] | None = None,
+    xy_A: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, str]:
+    """Cartesian point ``height_A`` above the highest atom over a site, and the site's source.
+
+    See :func:`site_xy` for the parameters and the source strings.
     """
     pos = np.asarray(positions_A, float)
-    z_top = float(pos[:, 2].max())
-    if xy_A is not None:
-        return np.array([xy_A[0], xy_A[1], z_top + height_A])
-    top = pos[pos[:, 2] > z_top - TOP_LAYER_TOL_A]
-    if site == "top":
-        atom = top[np.argmax(top[:, 2])]
-        return np.array([atom[0], atom[1], z_top + height_A])
-    if site != "hollow":
-        raise InputError(f"site {site!r} is not known; use top or hollow (or give explicit x, y)")
-    a, b = np.asarray(cell_A, float)[0, :2], np.asarray(cell_A, float)[1, :2]
-    g = np.linspace(0.0, 1.0, 121)[:-1]
-    fu, fv = np.meshgrid(g, g, indexing="ij")
-    pts = fu.ravel()[:, None] * a + fv.ravel()[:, None] * b
-    shifts = np.array([i * a + j * b for i in (-1, 0, 1) for j in (-1, 0, 1)])
-    images = (top[:, None, :2] + shifts[None, :, :]).reshape(-1, 2)
-    dmin = np.min(np.linalg.norm(pts[:, None, :] - images[None, :, :], axis=-1), axis=1)
-    best = pts[int(np.argmax(dmin))]
-    return np.array([best[0], best[1], z_top + height_A])
+    xy, source = site_xy(pos, site, site_index, info, xy_A)
+    return np.array([xy[0], xy[1], float(pos[:, 2].max()) + height_A]), source
+
+
+def calc_metadata(folder: str | Path) -> dict[str, Any] | None:
+    """``metadata`` (the structure's ``atoms.info``) of ``folder/tipsurf_calc.json``; None if absent."""
+    path = Path(folder) / CALC_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}); rewrite the inputs with tipsurf") from None
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    return meta if isinstance(meta, dict) else None
 
 
 # --------------------------------------------------------------------------- QE
@@ -251,18 +299,6 @@ def run_pp_ildos(calc: QeCalc, emin_abs_eV: float, emax_abs_eV: float, spin_comp
     return run_pp_cube(calc, params, work_dir, tag)
 
 
-def _site_from_metadata(calc_dir: Path, site: str) -> tuple[float, float] | None:
-    meta = calc_dir / "tipsurf_calc.json"
-    if not meta.is_file():
-        return None
-    try:
-        data = json.loads(meta.read_text())
-    except json.JSONDecodeError:
-        return None
-    xy = ((data.get("metadata") or {}).get("sites") or data.get("sites") or {}).get(site)
-    return (float(xy[0]), float(xy[1])) if xy is not None and len(xy) >= 2 else None
-
-
 def qe_ldos_polarization(
     calc_dir: str | Path,
     windows_eV: np.ndarray,
@@ -271,6 +307,7 @@ def qe_ldos_polarization(
     work_dir: str | Path | None = None,
     xy_A: tuple[float, float] | None = None,
     keep_cubes: bool = False,
+    site_index: int = 0,
 ) -> LdosTable:
     """Vacuum spin polarization from a finished spin-polarized pw.x run (pp.x ILDOS per spin).
 
@@ -280,8 +317,10 @@ def qe_ldos_polarization(
         Folder with the pw.x input and (via its outdir) the saved wavefunctions.
     windows_eV
         (E_lo, E_hi) windows relative to E_F, eV (see :func:`energy_windows`).
-    site, height_A, xy_A
-        Where to evaluate (see :func:`site_point`).
+    site, site_index, height_A, xy_A
+        Where to evaluate: the builder's site ``site`` number ``site_index`` from the
+        ``metadata`` of ``tipsurf_calc.json`` in ``calc_dir``, ``height_A`` above the highest
+        atom (see :func:`site_xy`); ``xy_A`` overrides the lateral position.
     work_dir
         Scratch folder for pp.x (default ``<calc_dir>/ldos_pp``).
     keep_cubes
@@ -298,8 +337,7 @@ def qe_ldos_polarization(
         raise InputError(f"{calc.calc_dir}: not a spin-polarized (nspin=2) calculation; spin polarization needs LSDA")
     windows = np.asarray(windows_eV, dtype=float).reshape(-1, 2)
     wdir = Path(work_dir) if work_dir is not None else calc.calc_dir / "ldos_pp"
-    xy = xy_A if xy_A is not None else _site_from_metadata(calc.calc_dir, site)
-    point = site_point(calc.positions_A, calc.cell_A, site, height_A, xy)
+    point, xy_source = site_point(calc.positions_A, site, height_A, site_index, calc_metadata(calc.calc_dir), xy_A)
     n = np.zeros((2, len(windows)))
     cell_states = np.zeros((2, len(windows)))
     for k, (lo, hi) in enumerate(windows):
@@ -320,6 +358,8 @@ def qe_ldos_polarization(
         meta={
             "source": str(calc.calc_dir),
             "code": "qe pp.x plot_num=10",
+            "site_index": int(site_index),
+            "site_xy_source": xy_source,
             "fermi_eV": calc.fermi_eV,
             "cell_states_up": cell_states[0].tolist(),
             "cell_states_down": cell_states[1].tolist(),
@@ -335,12 +375,14 @@ _PARCHG_NAME = re.compile(r"^PARCHG[_.]([-+]?\d*\.?\d+)_([-+]?\d*\.?\d+)$")
 
 
 def vasp_parchg_polarization(
-    directory: str | Path, site: str = "top", height_A: float = 3.0, xy_A: tuple[float, float] | None = None
+    directory: str | Path, site: str = "top", height_A: float = 3.0, xy_A: tuple[float, float] | None = None,
+    site_index: int = 0,
 ) -> LdosTable:
     """Vacuum spin polarization from VASP PARCHG files, one per energy window.
 
     Files are named ``PARCHG_<Emin>_<Emax>`` (E − E_F in eV, e.g. ``PARCHG_-0.10_0.10``) and
-    must be spin-polarized (total + magnetization blocks).
+    must be spin-polarized (total + magnetization blocks).  The site is looked up as in
+    :func:`qe_ldos_polarization`, from ``tipsurf_calc.json`` in ``directory`` if present.
     """
     folder = Path(directory)
     entries = []
@@ -352,7 +394,8 @@ def vasp_parchg_polarization(
     if not entries:
         raise InputError(f"{folder}: no PARCHG_<Emin>_<Emax> files")
     entries.sort()
-    n_up, n_dn, windows, point = [], [], [], None
+    info = calc_metadata(folder)
+    n_up, n_dn, windows, point, xy_source = [], [], [], None, ""
     for lo, hi, p in entries:
         if hi <= lo:
             raise InputError(f"{p.name}: Emax must be above Emin")
@@ -360,11 +403,12 @@ def vasp_parchg_polarization(
         if grid.spin_muB_per_A3 is None:
             raise InputError(f"{p.name} has no magnetization block; run VASP with ISPIN = 2")
         if point is None:
-            point = site_point(grid.positions_A, grid.cell_A, site, height_A, xy_A)
+            point, xy_source = site_point(grid.positions_A, site, height_A, site_index, info, xy_A)
         tot = interpolate_periodic(grid.total_e_per_A3, grid.cell_A, point)
         mag = interpolate_periodic(grid.spin_muB_per_A3, grid.cell_A, point)
         n_up.append(max(0.0, 0.5 * (tot + mag)) / (hi - lo))
         n_dn.append(max(0.0, 0.5 * (tot - mag)) / (hi - lo))
         windows.append((lo, hi))
     return LdosTable(np.array(windows), np.array(n_up), np.array(n_dn), point, site, height_A,
-                     meta={"source": str(folder), "code": "vasp PARCHG"})
+                     meta={"source": str(folder), "code": "vasp PARCHG", "site_index": int(site_index),
+                           "site_xy_source": xy_source})

@@ -4,9 +4,12 @@
   PATH is a VASP CHGCAR (total + magnetization blocks), ``total.cube [spin.cube]`` from QE
   ``pp.x`` (``plot_num=0`` and ``plot_num=6``), or a finished QE calculation folder (pp.x is
   then run to write those two cubes into ``<FILE stem>_pp/``); FILE ends in ``.json``/``.csv``.
-* ``analyze ldos DIR --site top|hollow --height H -o OUTDIR``: DIR is a finished spin-polarized
-  pw.x calculation (QE; ``pp.x`` is run for each energy window and spin) or a folder of VASP
-  ``PARCHG_<Emin>_<Emax>`` files (energies relative to E_F in eV, ISPIN = 2).
+* ``analyze ldos DIR --site NAME [--site-index I] [--xy X Y] --height H -o OUTDIR``: DIR is a
+  finished spin-polarized pw.x calculation (QE; ``pp.x`` is run for each energy window and
+  spin) or a folder of VASP ``PARCHG_<Emin>_<Emax>`` files (energies relative to E_F in eV,
+  ISPIN = 2).  The site is the surface builder's (``metadata.sites`` of ``tipsurf_calc.json``
+  in DIR, see :func:`tipsurf.analysis.ldos.site_xy`); without it only ``top`` (above the
+  highest atom) or an explicit ``--xy`` is possible.
 """
 
 from __future__ import annotations
@@ -69,7 +72,9 @@ def bader_command(
 @analyze_app.command("ldos")
 def ldos_command(
     directory: Path = typer.Argument(..., help="Finished QE calculation folder, or folder of VASP PARCHG_<Emin>_<Emax> files."),
-    site: str = typer.Option("top", "--site", help="top or hollow."),
+    site: str = typer.Option("top", "--site", help="Site of the surface builder: top or hollow (mn-w110); o-top, bridge or hollow (mgo-ag100)."),
+    site_index: int = typer.Option(0, "--site-index", help="Which site of that kind (as in the builder's info['sites'])."),
+    xy_A: Optional[tuple[float, float]] = typer.Option(None, "--xy", help="Explicit lateral position x y (Å) instead of the site records."),
     height_A: float = typer.Option(3.0, "--height", help="Height above the topmost atom, Å."),
     emin_eV: float = typer.Option(-1.0, "--emin", help="Lowest E − E_F of the windows (QE), eV."),
     emax_eV: float = typer.Option(1.0, "--emax", help="Highest E − E_F of the windows (QE), eV."),
@@ -82,11 +87,14 @@ def ldos_command(
     if not directory.is_dir():
         raise InputError(f"{directory} is not a folder; give a QE calculation folder or a folder of PARCHG files")
     if sorted(directory.glob("PARCHG*")):
-        table = ldos.vasp_parchg_polarization(directory, site=site, height_A=height_A)
+        table = ldos.vasp_parchg_polarization(directory, site=site, height_A=height_A, xy_A=xy_A, site_index=site_index)
     else:
         windows = ldos.energy_windows(emin_eV, emax_eV, step_eV)
         table = ldos.qe_ldos_polarization(directory, windows, site=site, height_A=height_A,
-                                          work_dir=output / "pp_work")
-    paths = table.write(output, stem=f"ldos_{site}")
+                                          work_dir=output / "pp_work", xy_A=xy_A, site_index=site_index)
+    stem = f"ldos_{site}" if site_index == 0 else f"ldos_{site}{site_index}"
+    paths = table.write(output, stem=stem)
     p_ef = table.polarization_at_fermi()
-    typer.echo(f"P(E_F) = {p_ef:+.4f} at {site} site, {height_A:.2f} A above the surface; written {', '.join(map(str, paths))}")
+    x, y = table.point_A[:2]
+    typer.echo(f"P(E_F) = {p_ef:+.4f} at {site} site {site_index} (x, y = {x:.3f}, {y:.3f} A, from the "
+               f"{table.meta.get('site_xy_source')}), {height_A:.2f} A above the surface; written {', '.join(map(str, paths))}")

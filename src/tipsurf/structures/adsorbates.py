@@ -27,6 +27,7 @@ from ase.constraints import FixAtoms
 from tipsurf.errors import InputError
 from tipsurf.structures.checks import check_min_distance, require_choice, require_positive
 from tipsurf.structures.mgo_ag100 import build_mgo_ag100
+from tipsurf.structures.sites import site_record
 
 ADSORBATE_SPECIES: tuple[str, ...] = ("Ti", "TiH", "TiH2", "TiH3", "TiH4")
 MOLECULE_SPECIES: tuple[str, ...] = ("H2", "Ti", "TiH", "TiH2", "TiH3", "TiH4")
@@ -99,10 +100,7 @@ def build_adsorbate(
         raise InputError(f"adsorbates go on an mgo-ag100 slab, got surface {slab.info.get('surface')!r}")
     height = DEFAULT_HEIGHT_A[site] if height_A is None else height_A
     require_positive("adsorbate height_A", height)
-    sites = slab.info["sites"][site]
-    if not isinstance(site_index, int) or not 0 <= site_index < len(sites):
-        raise InputError(f"site index {site_index!r} is outside the surface: {site} has indices 0..{len(sites) - 1}")
-    entry = sites[site_index]
+    entry = site_record(slab.info, site, site_index)
     ti_pos = np.array([*entry["xy_A"], slab.info["surface_z_A"] + height])
     n_h = hydrogen_count(species)
     ads = Atoms("Ti" + "H" * n_h, positions=np.vstack([ti_pos, ti_pos + _umbrella(n_h)]))
