@@ -41,44 +41,25 @@ def read_structure_file(path: Path) -> Any:
         raise InputError(f"cannot read structure file {path}: {' '.join(str(exc).split()) or type(exc).__name__}") from None
 
 
-def _parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """``key=value`` pairs (value parsed as YAML; dotted keys nest) -> dict."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise InputError(f"override '{item}' must look like key=value, e.g. mixing_beta=0.1")
-        key, raw = item.split("=", 1)
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise InputError(f"cannot read the value of override '{item}'") from None
-        target = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
-    return out
-
-
 @app.command("inputs")
 def inputs_command(
     structure: Path = typer.Argument(..., help="Structure file (extended XYZ from 'tipsurf build', or any ASE format)."),
     code: str = typer.Option("qe", "--code", help="qe or vasp."),
     preset: str = typer.Option("fast", "--preset", help="Preset name (templates/presets) or a YAML file."),
     output: Path = typer.Option(..., "-o", "--output", help="Calculation folder to write."),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="Preset override key=value (repeatable)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help="Preset override (VALUE in YAML, dotted KEY into mappings); repeatable."),
+    overrides_file: Optional[Path] = typer.Option(None, "--overrides", help="YAML file of preset overrides (--set items apply on top)."),
     restart_from: Optional[Path] = typer.Option(None, "--restart-from", help="Finished calculation to start from."),
     walltime_s: Optional[float] = typer.Option(None, "--walltime-s", help="Wall-time budget in seconds."),
     calculation: str = typer.Option("scf", "--calculation", help="scf or relax."),
 ) -> None:
     """Write the input files of one calculation into a folder."""
+    from tipsurf.cli.overrides import preset_overrides
     from tipsurf.engines.base import get_engine
     from tipsurf.engines.presets import load_preset, merge_preset
 
     engine = get_engine(_check_code(code))
-    merged = merge_preset(load_preset(preset, code=code), _parse_overrides(set_))
+    merged = merge_preset(load_preset(preset, code=code), preset_overrides(set_, overrides_file))
     atoms = read_structure_file(structure)
     prepared = engine.write_inputs(
         atoms, merged, output, restart_from=restart_from, walltime_s=walltime_s, calculation=calculation

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-import yaml
 
 from tipsurf.cli import app, campaign_app
+from tipsurf.cli.overrides import preset_overrides  # the one --set parser of every command
 from tipsurf.errors import InputError
 
 LAUNCHPAD_HELP = "FireWorks my_launchpad.yaml (MongoDB) or an embedded store folder; default: ./.tipsurf (embedded)."
@@ -49,30 +49,6 @@ def _size(text: str) -> tuple[int, int]:
     if len(parts) != 2:
         raise InputError(f"--size must look like 3x2, got '{text}'")
     return _int("--size", parts[0]), _int("--size", parts[1])
-
-
-def preset_overrides(settings: list[str] | None, overrides_file: Path | None) -> dict[str, Any]:
-    """Merge ``--overrides FILE.yaml`` and ``--set KEY=VALUE`` (VALUE read as YAML)."""
-    out: dict[str, Any] = {}
-    if overrides_file is not None:
-        from tipsurf.templates import load_yaml_file
-
-        out.update(load_yaml_file(overrides_file, what="overrides file"))
-    for item in settings or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--set needs KEY=VALUE, got '{item}'")
-        try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise InputError(f"--set {key}: value '{value}' is not valid YAML") from None
-        if isinstance(parsed, str):  # YAML 1.1 reads 1e-5 as text
-            try:
-                parsed = float(parsed)
-            except ValueError:
-                pass
-        out[key.strip()] = parsed
-    return out
 
 
 def _print_report(report: Any, as_json: bool) -> None:
