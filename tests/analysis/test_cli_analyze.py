@@ -141,3 +141,71 @@ def test_esr_map_dipolar_writes_outputs(tmp_path):
     summary = json.loads((out / "esr_map.json").read_text())
     assert summary["model"]["tip_moment_muB"] == [0.0, 0.0, -2.0]
     assert (out / "esr_map.png").exists() and math.isfinite(summary["f0_min_GHz"])
+
+
+# ----------------------------------------------------------------------------- ESR-STM defaults and limits (issue 12 item 14)
+
+
+def _exchange_fit_file(tmp_path, E_ex_at_5A_eV: float, lam_A: float = 0.5):
+    """A 'tipsurf fit exchange' JSON of E_ex(d) = E_ex_at_5A * exp(-(d - 5)/lam) over d = 3.5-6.5 A."""
+    from tipsurf.analysis.fits import fit_exponential
+
+    d = np.linspace(3.5, 6.5, 7)
+    fit = fit_exponential(d, E_ex_at_5A_eV * np.exp(-(d - 5.0) / lam_A))
+    path = tmp_path / f"fit_{E_ex_at_5A_eV:g}.json"
+    path.write_text(json.dumps({"E_ex": fit.as_dict()}))
+    return path
+
+
+def test_esr_defaults_are_the_esr_stm_studys(tmp_path):
+    """B = (0.9, 0, 0.1) T (seed 000 Fig. 1a) and the tip 2.4 A above point contact (Fig. 2a, c)."""
+    from tests.conftest import SHARED
+    from tipsurf.analysis import esr
+
+    assert esr.STUDY_B_EXT_T == (0.9, 0.0, 0.1) and esr.EsrModel().B_ext_T == esr.STUDY_B_EXT_T
+    assert esr.STUDY_Z_ABOVE_CONTACT_A == 2.4
+    assert esr.DEFAULT_TIP_HEIGHT_A == pytest.approx(2.4 + esr.CONTACT_DISTANCE_A)
+    assert esr.MEASURABLE_F0_GHZ == (20.0, 40.0) and "22.5" in esr.MEASURABLE_F0_SOURCE
+    seeds = sorted((SHARED / "seeds").glob("000_*.txt"))
+    if seeds:  # the numbers are the study's own
+        text = " ".join(seeds[0].read_text().replace("\u2009", " ").split())  # the PDF text uses thin spaces
+        assert "Bx = 0.9 T" in text and "Bz = 0.1 T" in text and "2.4 Å above point contact" in text
+    out = tmp_path / "e"
+    assert main(["esr-map", "--points", "11", "-o", str(out)]) == 0
+    summary = json.loads((out / "esr_map.json").read_text())
+    assert summary["model"]["B_ext_T"] == [0.9, 0.0, 0.1]
+    assert summary["height_A"] == pytest.approx(2.4 + esr.CONTACT_DISTANCE_A)
+    # No tip: f0 = g muB |B| / h = 25.4 GHz, the study's range (22.5-27.4 GHz).
+    f_ext = 2.0 * esr.MU_B_J_PER_T * math.hypot(0.9, 0.1) / esr.H_PLANCK_J_S * 1e-9
+    assert f_ext == pytest.approx(25.35, abs=0.01)
+    assert abs(summary["f0_min_GHz"] - f_ext) < 2.0 and not summary["f0_outside_measurable_range"]
+
+
+def test_esr_exchange_fit_of_mev_scale_warns_and_flags(tmp_path, capsys):
+    """A Mn/W(110)-like E_ex (-20 meV at 5 A) mapped onto a spin-1/2 adatom: f0 far above 40 GHz."""
+    fit = _exchange_fit_file(tmp_path, -0.020)
+    out = tmp_path / "e"
+    assert main(["esr-map", "--mode", "exchange", "--fit", str(fit), "--points", "21", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "20-40 GHz" in warnings[0]
+    mapping = [line for line in captured.out.splitlines() if line.startswith("exchange mapping:")]
+    assert len(mapping) == 1 and "spin-1/2" in mapping[0] and "Mn/W(110)" in mapping[0]
+    summary = json.loads((out / "esr_map.json").read_text())
+    assert summary["f0_outside_measurable_range"] is True and summary["f0_max_GHz"] > 1000.0
+    assert summary["mapping"] == mapping[0] and summary["measurable_range_GHz"] == [20.0, 40.0]
+    assert summary["warning"] == warnings[0].removeprefix("warning: ")
+
+
+def test_esr_realistic_small_exchange_is_measurable_without_warning(tmp_path, capsys):
+    """J of a few micro-eV at the study's tip height (B_tip ~ 0.05 T, ~5 % of B): f0 in 20-40 GHz."""
+    fit = _exchange_fit_file(tmp_path, -5e-6)
+    out = tmp_path / "e"
+    assert main(["esr-map", "--mode", "exchange", "--fit", str(fit), "--points", "21", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err and "exchange mapping:" in captured.out
+    summary = json.loads((out / "esr_map.json").read_text())
+    assert summary["f0_outside_measurable_range"] is False and summary["warning"] is None
+    assert 20.0 <= summary["f0_min_GHz"] < summary["f0_max_GHz"] <= 40.0
+    assert summary["f0_max_GHz"] - summary["f0_min_GHz"] > 0.1  # the tip field does show
+    assert summary["B_tip_over_B_max"] < 0.2

@@ -22,6 +22,28 @@ Tip field models (r = vector from the tip moment to the surface atom):
 The tip moment may be spread over a few Å: the field is averaged over a 3-D Gaussian
 distribution of source points (σ = ``spread_A``), sampled deterministically on a
 Gauss–Hermite grid, which keeps the map's symmetries exact.
+
+Defaults and limits (the ESR-STM study, seed 000: Willke et al., "Magnetic resonance imaging of
+single atoms on a surface", Nature Physics 2019)
+--------------------------------------------------------------------------------------------
+* Field: in-plane Bx = 0.9 T and out-of-plane Bz = 0.1 T (Fig. 1a caption), |B| = 0.906 T,
+  i.e. f0 = 25.4 GHz for g = 2 without a tip.
+* Tip height: the MRI scans of Fig. 2a and 2c were taken 2.4 Å above point contact (captions;
+  the exchange-potential simulation of Fig. 4b uses z = 2.9 Å).  The model needs the distance
+  between the tip spin and the atom, as the DFT scans measure d between atom centres, so the
+  default is z + d_contact with d_contact = :data:`CONTACT_DISTANCE_A` — an assumption: the Fe–Ti
+  nearest-neighbour distance of B2 FeTi (a ≈ 2.98 Å, a·√3/2 ≈ 2.58 Å) for an Fe tip touching a
+  Ti adatom.  The default tip height is therefore 4.98 Å.
+* Tip field: the study's tip fields are "of the order of 10 %" of B (main text), which is why
+  spin-state mixing is neglected; :func:`measurability` reports max |B_tip|/|B|.
+* Measurable f0: :data:`MEASURABLE_F0_GHZ` (see :data:`MEASURABLE_F0_SOURCE`).
+
+Exchange from a DFT scan: the CLI uses E_ex(d) of a tip over Mn/W(110) as −J(r) of the spin-½
+adatom.  A metallic Mn monolayer couples to the tip far more strongly than a Ti adatom on MgO:
+1 meV of J is a field of 8.6 T (g = 2), so meV-scale DFT exchange gives tip fields of tens to
+thousands of tesla and f0 of hundreds to thousands of GHz, whereas the study's ~0.1 T tip fields
+mean J ≈ 10 µeV.  The mapping is an upper bound unless scaled (``--J-scale``); the CLI states it
+and warns when f0 is not measurable.
 """
 
 from __future__ import annotations
@@ -39,6 +61,23 @@ MU0_T_M_PER_A = 1.25663706212e-6
 H_PLANCK_J_S = 6.62607015e-34
 EV_J = 1.602176634e-19
 MODES = ("dipolar", "exchange")
+
+#: External field (T) of the ESR-STM study (seed 000, Fig. 1a): Bx = 0.9 T in plane, Bz = 0.1 T.
+STUDY_B_EXT_T: tuple[float, float, float] = (0.9, 0.0, 0.1)
+#: Tip height above point contact (Å) of the study's MRI scans (seed 000, Fig. 2a and 2c).
+STUDY_Z_ABOVE_CONTACT_A: float = 2.4
+#: Tip-atom centre distance at point contact (Å), an assumption: the Fe-Ti nearest-neighbour
+#: distance in B2 FeTi (a ≈ 2.98 Å, a√3/2 ≈ 2.58 Å).
+CONTACT_DISTANCE_A: float = 2.58
+#: Default tip height of the maps (Å): tip spin to atom, the study's z plus the contact distance.
+DEFAULT_TIP_HEIGHT_A: float = STUDY_Z_ABOVE_CONTACT_A + CONTACT_DISTANCE_A
+#: Resonance frequencies (GHz) an ESR-STM experiment measures.
+MEASURABLE_F0_GHZ: tuple[float, float] = (20.0, 40.0)
+MEASURABLE_F0_SOURCE = (
+    "lower end: the ESR-STM study measured resonances from 22.5 to 27.4 GHz at |B| = 0.906 T (seed 000, "
+    "Willke et al. 2019, Fig. 2), rounded down to 20 GHz; upper end: ESR-STM frequencies reported reach "
+    "about 40 GHz (1.6 T; Hwang et al., Rev. Sci. Instrum. 2022, doi:10.1063/5.0096081)"
+)
 
 
 def moment_from_spin(spin: np.ndarray, g_tip: float = 2.0) -> np.ndarray:
@@ -81,7 +120,7 @@ class EsrModel:
     """Parameters of the tip-field model (units in the names)."""
 
     mode: str = "dipolar"
-    B_ext_T: tuple[float, float, float] = (0.0, 0.0, 0.9)
+    B_ext_T: tuple[float, float, float] = STUDY_B_EXT_T
     g: float = 2.0
     tip_moment_muB: tuple[float, float, float] = (0.0, 0.0, 2.0)
     J0_eV: float = 0.0
@@ -154,3 +193,74 @@ def resonant_slice(f0_GHz: np.ndarray, f_drive_GHz: float, linewidth_GHz: float)
     if not linewidth_GHz > 0:
         raise InputError(f"linewidth must be positive (GHz), got {linewidth_GHz}")
     return np.abs(np.asarray(f0_GHz) - f_drive_GHz) < linewidth_GHz
+
+
+def measurability(
+    f0_GHz: np.ndarray, B_tip_T: np.ndarray, B_ext_T: tuple[float, float, float],
+    range_GHz: tuple[float, float] = MEASURABLE_F0_GHZ,
+) -> dict[str, Any]:
+    """Whether a map's f0 lies in the range an ESR-STM experiment measures, with a one-line warning.
+
+    Parameters
+    ----------
+    f0_GHz, B_tip_T
+        The map's resonance frequencies and tip fields (from :func:`resonance_map`).
+    B_ext_T
+        The external field (T).
+    range_GHz
+        Measurable (lowest, highest) f0; default :data:`MEASURABLE_F0_GHZ`.
+
+    Returns
+    -------
+    dict
+        ``measurable_range_GHz``, ``measurable_range_source``, ``f0_outside_measurable_range``
+        (bool), ``B_tip_over_B_max`` (max |B_tip| / |B_ext|; the study's is about 0.1) and
+        ``warning`` (one line, or None).
+    """
+    lo, hi = float(range_GHz[0]), float(range_GHz[1])
+    if not 0 <= lo < hi:
+        raise InputError(f"measurable f0 range {lo}-{hi} GHz is empty; give LO,HI with 0 <= LO < HI")
+    f_min, f_max = float(np.min(f0_GHz)), float(np.max(f0_GHz))
+    b_ext = float(np.linalg.norm(B_ext_T))
+    b_tip = float(np.max(np.linalg.norm(np.asarray(B_tip_T, dtype=float), axis=-1)))
+    ratio = b_tip / b_ext if b_ext > 0 else float("inf")
+    outside = f_min < lo or f_max > hi
+    warning = None
+    if outside:
+        warning = (f"f0 spans {f_min:.4g}-{f_max:.4g} GHz, outside the {lo:g}-{hi:g} GHz an ESR-STM experiment "
+                   f"measures (max |B_tip| = {b_tip:.3g} T = {ratio:.3g} |B|; the ESR-STM study's tip fields are "
+                   "about 0.1 |B|): the tip field is not one such an experiment sees")
+    return {"measurable_range_GHz": [lo, hi], "measurable_range_source": MEASURABLE_F0_SOURCE,
+            "f0_outside_measurable_range": bool(outside), "B_tip_over_B_max": ratio, "warning": warning}
+
+
+def exchange_mapping_note(
+    source: str, J_scale: float, J0_eV: float, lambda_A: float, r_range_A: tuple[float, float],
+    fit_range_A: tuple[float, float] | None = None,
+) -> str:
+    """One line stating how J(r) of the map was obtained and what that assumes.
+
+    Parameters
+    ----------
+    source
+        ``"fit"`` (a DFT E_ex(d) fit of a tip over Mn/W(110)) or ``"given"`` (J0, λ given).
+    J_scale
+        Factor applied to J.
+    J0_eV, lambda_A
+        The J(r) = J0 exp(−r/λ) used (after scaling).
+    r_range_A
+        Smallest and largest tip-atom distance of the map.
+    fit_range_A
+        Distances covered by the fit (for an extrapolation remark).
+    """
+    law = f"J(r) = {J0_eV:.4g} eV * exp(-r / {lambda_A:.4g} A)"
+    if source == "fit":
+        extra = ""
+        if fit_range_A is not None and (r_range_A[0] < fit_range_A[0] - 1e-9 or r_range_A[1] > fit_range_A[1] + 1e-9):
+            extra = (f"; the map's r = {r_range_A[0]:.3g}-{r_range_A[1]:.3g} A extrapolates the fit "
+                     f"(d = {fit_range_A[0]:.3g}-{fit_range_A[1]:.3g} A)")
+        return (f"exchange mapping: {law} = -{J_scale:g} x E_ex(d = r) of the DFT fit (tip over a Mn/W(110) atom), "
+                "taken as J of a spin-1/2 adatom (E_p = +J/2, E_ap = -J/2); assumes the adatom couples to the tip "
+                "like that Mn atom of a metallic monolayer, far more strongly than an adatom on MgO, so scale "
+                f"with --J-scale{extra}")
+    return f"exchange mapping: {law} as given (J_scale {J_scale:g}), a spin-1/2 adatom with E_p = +J/2, E_ap = -J/2"

@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 import typer
 
+from tipsurf.analysis.esr import CONTACT_DISTANCE_A, MEASURABLE_F0_GHZ, STUDY_B_EXT_T, STUDY_Z_ABOVE_CONTACT_A
 from tipsurf.cli import analyze_app, app, fit_app
 from tipsurf.errors import InputError
 
@@ -69,6 +70,16 @@ def _vector(text: str, option: str) -> tuple[float, float, float]:
     if len(parts) != 3:
         raise InputError(f"{option} {text!r}: give three comma-separated numbers x,y,z")
     return parts[0], parts[1], parts[2]
+
+
+def _pair(text: str, option: str) -> tuple[float, float]:
+    try:
+        parts = [float(v) for v in text.replace(" ", "").split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 2:
+        raise InputError(f"{option} {text!r}: give two comma-separated numbers LO,HI")
+    return parts[0], parts[1]
 
 
 def _slug(text: str) -> str:
@@ -220,10 +231,12 @@ def fit_exchange_command(
 def esr_map_command(
     output: Path = typer.Option(..., "-o", "--output", help="Output folder (esr_map.npz, esr_map.json, esr_map.png)."),
     mode: str = typer.Option("dipolar", "--mode", help="Tip field: dipolar or exchange."),
-    height_A: float = typer.Option(4.0, "--height-A", help="Tip height above the atom (A)."),
+    height_A: Optional[float] = typer.Option(None, "--height-A", help="Tip-spin to atom distance (A); default --z-A + --contact-distance-A."),
+    z_A: float = typer.Option(STUDY_Z_ABOVE_CONTACT_A, "--z-A", help="Tip height above point contact (A); default the ESR-STM study's (Fig. 2)."),
+    contact_distance_A: float = typer.Option(CONTACT_DISTANCE_A, "--contact-distance-A", help="Tip-atom centre distance at point contact (A); default Fe-Ti in FeTi."),
     extent_A: float = typer.Option(10.0, "--extent-A", help="Side of the square scan (A)."),
     points: int = typer.Option(101, "--points", help="Grid points per side."),
-    B_ext_T: str = typer.Option("0,0,0.9", "--B-ext-T", help="External field x,y,z (T)."),
+    B_ext_T: str = typer.Option(",".join(f"{b:g}" for b in STUDY_B_EXT_T), "--B-ext-T", help="External field x,y,z (T); default the ESR-STM study's (Fig. 1a)."),
     g: float = typer.Option(2.0, "--g", help="g-factor of the surface spin."),
     tip_moment_muB: Optional[str] = typer.Option(None, "--tip-moment-muB", help="Tip magnetic moment x,y,z (muB); default 0,0,2."),
     tip_spin: Optional[str] = typer.Option(None, "--tip-spin", help="Tip spin x,y,z instead (moment = -g_tip * spin)."),
@@ -235,46 +248,77 @@ def esr_map_command(
     spread_A: float = typer.Option(0.0, "--spread-A", help="Gaussian spread (sigma, A) of the tip moment."),
     f_drive_GHz: Optional[float] = typer.Option(None, "--f-drive-GHz", help="Driving frequency (GHz) for the resonant slice."),
     linewidth_GHz: float = typer.Option(0.05, "--linewidth-GHz", help="Resonance half-width (GHz)."),
+    f_range_GHz: str = typer.Option(",".join(f"{f:g}" for f in MEASURABLE_F0_GHZ), "--f-range-GHz", help="f0 range LO,HI (GHz) an ESR-STM experiment measures; outside it: a warning."),
 ) -> None:
-    """ESR-STM resonance-frequency map f0(x, y) at one tip height and the resonant slice."""
+    """ESR-STM resonance-frequency map f0(x, y) at one tip height and the resonant slice.
+
+    Defaults follow the ESR-STM study (seed 000, Willke et al. 2019; see :mod:`tipsurf.analysis.esr`):
+    B = (0.9, 0, 0.1) T (Fig. 1a) and the tip 2.4 A above point contact (Fig. 2a, c), i.e.
+    2.4 + 2.58 = 4.98 A from the atom (2.58 A: assumed contact distance, Fe-Ti in FeTi).
+    """
     import numpy as np
 
-    from tipsurf.analysis.esr import EsrModel, moment_from_spin, resonance_map, resonant_slice
+    from tipsurf.analysis.esr import EsrModel, exchange_mapping_note, measurability, moment_from_spin, resonance_map, resonant_slice
     from tipsurf.analysis.export import write_json, write_npz
     from tipsurf.analysis.fits import ExponentialFit
     from tipsurf.analysis.plots import plot_esr_map
 
     if tip_moment_muB is not None and tip_spin is not None:
         raise InputError("give --tip-moment-muB or --tip-spin, not both")
+    f_range = _pair(f_range_GHz, "--f-range-GHz")
+    if height_A is None:
+        if not z_A > 0 or not contact_distance_A > 0:
+            raise InputError(f"--z-A {z_A} and --contact-distance-A {contact_distance_A} must be positive (A)")
+        height = z_A + contact_distance_A
+        height_note = f"{z_A:g} A above point contact + {contact_distance_A:g} A contact distance"
+    else:
+        height, height_note = height_A, "given (--height-A)"
     moment = (_vector(tip_moment_muB, "--tip-moment-muB") if tip_moment_muB is not None
               else tuple(moment_from_spin(_vector(tip_spin, "--tip-spin"), g_tip)) if tip_spin is not None else (0.0, 0.0, 2.0))
     model = EsrModel(mode=mode, B_ext_T=_vector(B_ext_T, "--B-ext-T"), g=g, tip_moment_muB=tuple(float(m) for m in moment),
                      spread_A=spread_A)
+    fit_range = None
     if mode == "exchange":
         if fit is not None:
             data = _read_json(fit, "fit file")
             ef = ExponentialFit.from_dict(data.get("E_ex", data) if isinstance(data, dict) else data)
             # Spin-1/2 atom: E_p = +J/2, E_ap = -J/2, so J = -E_ex (see tipsurf.analysis.esr).
             model.J0_eV, model.lambda_A = -float(ef.J_ref * np.exp(ef.d_ref_A / ef.lambda_A)), float(ef.lambda_A)
+            fit_range = (float(ef.d_min_A), float(ef.d_max_A)) if getattr(ef, "d_min_A", None) is not None else None
         elif J0_eV is not None and lambda_A is not None:
             model.J0_eV, model.lambda_A = J0_eV, lambda_A
         else:
             raise InputError("exchange mode needs --fit FILE or both --J0-eV and --lambda-A")
         model.J0_eV *= J_scale
-    result = resonance_map(model, height_A, extent_A, points)
+    result = resonance_map(model, height, extent_A, points)
+    if mode == "exchange":
+        r_max = float(np.sqrt(height**2 + 2 * (extent_A / 2) ** 2))
+        mapping = exchange_mapping_note("fit" if fit is not None else "given", J_scale, model.J0_eV, model.lambda_A,
+                                        (height, r_max), fit_range)
+    else:
+        mapping = (f"dipolar mapping: B_tip = point-dipole field of the tip moment {list(model.tip_moment_muB)} muB"
+                   f"{f' spread over sigma = {spread_A:g} A' if spread_A > 0 else ''}; the adatom spin follows B + B_tip")
+    check = measurability(result["f0_GHz"], result["B_tip_T"], model.B_ext_T, f_range)
     mask = resonant_slice(result["f0_GHz"], f_drive_GHz, linewidth_GHz) if f_drive_GHz is not None else None
-    summary = {"model": result["model"], "height_A": height_A, "extent_A": extent_A, "points": points,
+    summary = {"model": result["model"], "height_A": height, "height_note": height_note, "extent_A": extent_A, "points": points,
                "f0_min_GHz": float(result["f0_GHz"].min()), "f0_max_GHz": float(result["f0_GHz"].max()),
                "f_drive_GHz": f_drive_GHz, "linewidth_GHz": linewidth_GHz,
                "resonant_fraction": None if mask is None else float(mask.mean()),
-               "moment_convention": "tip_moment_muB is the magnetic moment; a spin S gives m = -g_tip S"}
+               "moment_convention": "tip_moment_muB is the magnetic moment; a spin S gives m = -g_tip S",
+               "mapping": mapping, **check,
+               "defaults_source": "B_ext_T and z_A default to the ESR-STM study (seed 000, Willke et al. 2019): "
+                                  "Bx = 0.9 T, Bz = 0.1 T (Fig. 1a), 2.4 A above point contact (Fig. 2a, c)"}
     arrays = {"x_A": result["x_A"], "y_A": result["y_A"], "f0_GHz": result["f0_GHz"], "B_tip_T": result["B_tip_T"]}
     if mask is not None:
         arrays["resonant"] = mask
     write_npz(output / "esr_map.npz", **arrays)
     write_json(output / "esr_map.json", summary)
     plot_esr_map(result, output / "esr_map.png", mask)
-    typer.echo(f"f0 from {summary['f0_min_GHz']:.4f} to {summary['f0_max_GHz']:.4f} GHz; written {output}/esr_map.npz, esr_map.json, esr_map.png")
+    typer.echo(mapping)
+    if check["warning"]:
+        typer.echo(f"warning: {check['warning']}", err=True)
+    typer.echo(f"f0 from {summary['f0_min_GHz']:.4f} to {summary['f0_max_GHz']:.4f} GHz at {height:.3g} A ({height_note}); "
+               f"written {output}/esr_map.npz, esr_map.json, esr_map.png")
 
 
 # ----------------------------------------------------------------------------- sader-jarvis
