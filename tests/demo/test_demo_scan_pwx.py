@@ -12,6 +12,7 @@ stated next to the reference study's, and a second run that reuses everything in
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -25,6 +26,13 @@ from tipsurf.workflows.store import load_campaign_records
 
 pytestmark = [pytest.mark.pwx, pytest.mark.slow]
 
+#: The whole demo (every distance of the model) takes ~25 min of two cores: too long for the
+#: test suite's budget.  The suite runs the demo at its largest distance only (fragments, one p/ap
+#: pair, the second run) and checks the mechanics; TIPSURF_DEMO_FULL=1 runs the full demo and
+#: asserts the physics acceptance (decay, F_ex = -dE_ex/dd) from that run.
+FULL = os.environ.get("TIPSURF_DEMO_FULL") == "1"
+full_only = pytest.mark.skipif(not FULL, reason="the full demo runs with TIPSURF_DEMO_FULL=1 (~25 min)")
+
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
@@ -35,12 +43,13 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     mp.setenv("TIPSURF_CACHE_DIR", str(out / "cache"))
     mp.setenv("TIPSURF_CONFIG", str(out / "no-config.yaml"))
     mp.delenv("TIPSURF_PSEUDO_DIR", raising=False)
+    distances = [] if FULL else ["--distances", str(max(load_demo_model()["distances_A"]))]
     try:
         t0 = time.monotonic()
-        rc = main(["demo", "-o", str(out / "project")])
+        rc = main(["demo", "-o", str(out / "project"), *distances])
         first_s = time.monotonic() - t0
         t0 = time.monotonic()
-        rc_again = main(["demo", "-o", str(out / "project")])
+        rc_again = main(["demo", "-o", str(out / "project"), *distances])
         again_s = time.monotonic() - t0
     finally:
         mp.undo()
@@ -54,8 +63,9 @@ def test_demo_finishes_every_point_converged_and_writes_its_report(demo_run: dic
     assert demo_run["rc"] == 0
     for name in ("exchange.csv", "exchange.json", "exchange.png"):
         assert (demo_run["results"] / name).stat().st_size > 0
-    distances = load_demo_model()["distances_A"]
-    assert len(distances) >= 4 and max(distances) >= 6.5
+    model_distances = load_demo_model()["distances_A"]
+    assert len(model_distances) >= 4 and max(model_distances) >= 6.5
+    distances = model_distances if FULL else [max(model_distances)]
     assert len(demo_run["points"]) == 2 * len(distances)
     for record in demo_run["points"]:
         assert record["converged"] and record["extra"]["parameters"]["conv_thr_Ry"] <= 1e-6
@@ -73,6 +83,7 @@ def test_model_is_floating_with_isolated_apex_and_no_spin_flip(demo_run: dict) -
         assert min(mn) > 3.0  # c(2x2) AFM Mn keeps a large moment (reference study ~3.6 muB)
 
 
+@full_only
 def test_exchange_decays_and_its_force_is_its_derivative(demo_run: dict) -> None:
     (checks,) = demo_run["table"]["checks"]
     rows = sorted((r for r in demo_run["table"]["rows"] if r["valid"]), key=lambda r: r["d_A"])
@@ -97,7 +108,7 @@ def test_sign_is_stated_and_compared_with_the_reference_study(demo_run: dict) ->
 
 def test_points_start_from_fragments_and_neighbours(demo_run: dict) -> None:
     methods = sorted(r["extra"]["restart_method"] for r in demo_run["points"])
-    n = len(load_demo_model()["distances_A"])
+    n = len(load_demo_model()["distances_A"]) if FULL else 1
     assert methods == ["neighbour-delta"] * (2 * n - 2) + ["superposed"] * 2
 
 

@@ -68,11 +68,15 @@ def assess_exchange_scan(rows: list[dict[str, Any]], reference: dict[str, str] |
     """
     valid = sorted((r for r in rows if r.get("valid") and r.get("E_ex_eV") is not None), key=lambda r: r["d_A"])
     out: dict[str, Any] = {"n_valid": len(valid), "lines": []}
-    if len(valid) < 2:
-        out["lines"].append(f"only {len(valid)} valid distance(s): no decay or force check possible")
-        return out
     d = [r["d_A"] for r in valid]
     e = [r["E_ex_eV"] for r in valid]
+    if len(valid) < 2:
+        out["lines"].append(f"only {len(valid)} valid distance(s): no decay or force check possible")
+        if valid:
+            out["sign"] = coupling_sign(e)
+            out.update(_reference_comparison(out["sign"], reference))
+            out["lines"].append(out["reference_line"])
+        return out
     out["sign"] = coupling_sign(e)
     near, far = abs(e[0]), abs(e[-1])
     out["far_near_ratio"] = far / near if near > 0 else math.inf
