@@ -118,6 +118,8 @@ def test_unconverged_scf_is_recovered_by_handler(tmp_path: Path) -> None:
     actions = {k: v for a in record.corrections[0]["actions"] for k, v in a["set"].items()}
     assert actions["mixing_beta"] < preset["mixing_beta"] and actions["electron_maxstep"] > 3
     assert actions["startingpot"] == "file"  # restarted from the density the failed run saved
+    first = (tmp_path / "pw.out.attempt-1").read_text()  # the failed attempt's output is kept
+    assert "convergence NOT achieved" in first and "convergence has been achieved" in (tmp_path / "pw.out").read_text()
 
 
 def test_unrecoverable_scf_fails_without_a_number(tmp_path: Path) -> None:

@@ -39,6 +39,22 @@ def check_command(command: list[str], what: str = "pw.x") -> None:
             )
 
 
+def keep_previous_attempt(output: Path) -> Path | None:
+    """Move an earlier attempt's output aside (``pw.out.attempt-1``, ``-2``, ...) before a rerun.
+
+    custodian reruns pw.x in the same folder after every correction; each attempt's output is
+    kept so that a failure can be diagnosed.  Returns the new name, or None if there was none.
+    """
+    if not output.is_file() or output.stat().st_size == 0:
+        return None
+    n = 1
+    while (output.parent / f"{output.name}.attempt-{n}").exists():
+        n += 1
+    target = output.parent / f"{output.name}.attempt-{n}"
+    output.replace(target)
+    return target
+
+
 class PwJob(Job):
     """Run ``<command> -in pw.in`` in the calculation folder, stdout to ``pw.out``."""
 
@@ -66,6 +82,7 @@ class PwJob(Job):
         folder = Path(directory)
         if STOP_REQUESTED.is_set():  # never (re)start pw.x once a stop was asked for
             raise RunInterrupted(f"stop requested before pw.x started in {folder}")
+        keep_previous_attempt(folder / self.output_file)
         with open(folder / self.output_file, "w") as out, open(folder / PW_STDERR, "w") as err:
             self.process = subprocess.Popen(
                 [*self.command, "-in", self.input_file], cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL
