@@ -152,7 +152,50 @@ def test_plan_restart_choices() -> None:
     moved = _toy(3.0)
     moved.positions[0, 2] += 0.2  # the surface atom moved too: no rigid tip shift
     assert plan_restart(old, old.info, moved).method == "cold-fallback"
-    assert plan_restart(None, {}, _toy(3.0)).method == "copy"
+    unknown = plan_restart(None, {}, _toy(3.0))  # a density from an unknown structure is never copied
+    assert unknown.method == "cold-fallback" and "unknown" in unknown.note
+
+
+def _source(tmp_path: Path, atoms: Atoms, density: ChargeDensity | None) -> Path:
+    from ase.io import write as ase_write
+
+    folder = tmp_path / "source"
+    (folder / "out" / "pwscf.save").mkdir(parents=True)
+    ase_write(str(folder / "structure.json"), atoms, format="json")
+    (folder / "tipsurf_calc.json").write_text(json.dumps({"metadata": atoms.info}))  # as write_inputs records it
+    if density is not None:
+        write_charge_density(folder / "out" / "pwscf.save" / "charge-density.dat", density)
+    return folder
+
+
+def test_unreadable_neighbour_density_starts_cold_instead_of_stopping(tmp_path: Path) -> None:
+    from tipsurf.engines.qe import prepare_restart
+
+    old = _toy(2.5)
+    missing = prepare_restart(_source(tmp_path, old, None), tmp_path / "new", _toy(2.5), ECUTRHO_RY)
+    assert missing["restart_method"] == "cold-fallback" and "copy restart impossible" in missing["restart_note"]
+    source = tmp_path / "source" / "out" / "pwscf.save" / "charge-density.dat"
+    write_charge_density(source, _gaussian_density(_cell(old.cell[2, 2]), [[0, 0, 1.0]]))
+    source.write_bytes(source.read_bytes()[:100])  # truncated: an OutputError when read for a shift
+    truncated = prepare_restart(tmp_path / "source", tmp_path / "new2", _toy(3.0), ECUTRHO_RY)
+    assert truncated["restart_method"] == "cold-fallback" and "shifted restart impossible" in truncated["restart_note"]
+
+
+@pytest.mark.parametrize("version, command, reason", [
+    ((7, 2), ["pw.x"], "pw.x 6.x"),
+    ((6, 7), ["mpirun", "-np", "4", "pw.x"], "parallel"),
+    ((6, 7), ["pw.x", "-nk", "2"], "parallel"),
+])
+def test_shift_only_where_the_g_order_is_reproduced(tmp_path: Path, version, command, reason: str) -> None:
+    from tipsurf.engines.qe import prepare_restart
+
+    old = _toy(2.5)
+    source = _source(tmp_path, old, _gaussian_density(_cell(old.cell[2, 2]), [[0, 0, 1.0], [1.25, 1.25, 3.5]]))
+    serial = prepare_restart(source, tmp_path / "serial", _toy(3.0), ECUTRHO_RY, (6, 7), ["pw.x"])
+    assert serial["restart_method"] == "shifted"
+    other = prepare_restart(source, tmp_path / "other", _toy(3.0), ECUTRHO_RY, version, command)
+    assert other["restart_method"] == "cold-fallback" and reason in other["restart_note"]
+    assert not (tmp_path / "other" / "out").exists()  # nothing half-written
 
 
 # --------------------------------------------------------------------------- real pw.x

@@ -204,12 +204,17 @@ def _source_structure(source: Path) -> tuple[Atoms | None, dict[str, Any]]:
     return None, {}
 
 
-def prepare_restart(source: str | Path, directory: Path, atoms: Atoms, ecutrho_Ry: float) -> dict[str, Any]:
+def prepare_restart(
+    source: str | Path, directory: Path, atoms: Atoms, ecutrho_Ry: float,
+    qe_version: tuple[int, int] | None = None, pw_command: list[str] | None = None,
+) -> dict[str, Any]:
     """Put the starting density of ``source`` into ``directory``, adapted to a changed cell.
 
     Same cell: plain copy.  Junction whose cell height changed with the distance: the
-    density above the gap mid-plane is shifted (:mod:`tipsurf.engines.qe.restart`).
-    Otherwise, or if the density cannot be read for shifting: cold start.
+    density above the gap mid-plane is shifted (:mod:`tipsurf.engines.qe.restart`), which
+    writes pw.x's G-vector order as serial pw.x 6.x computes it — so only when ``qe_version``
+    is 6.x and ``pw_command`` runs pw.x serially (no MPI launcher, no -nk/-nd/-nt).  Otherwise,
+    or if the density cannot be read (missing, truncated, HDF5): cold start, with the reason.
 
     Returns
     -------
@@ -222,21 +227,45 @@ def prepare_restart(source: str | Path, directory: Path, atoms: Atoms, ecutrho_R
     plan = plan_restart(old_atoms, old_metadata, atoms)
     result: dict[str, Any] = {"restart_method": plan.method, "restart_note": plan.note,
                               "restart_files": [], "restart_diagnostics": None}
-    if plan.method == "copy":
-        result["restart_files"] = copy_restart_data(source, directory)
-    elif plan.method == "shifted":
-        save = source / OUTDIR / f"{PREFIX}.save" if (source / OUTDIR).is_dir() else source / f"{PREFIX}.save"
-        try:
+    if plan.method == "shifted":
+        layout = _shift_layout_problem(qe_version, pw_command)
+        if layout:
+            return {**result, "restart_method": "cold-fallback", "restart_note": f"shifted restart not attempted: {layout}"}
+    try:
+        if plan.method == "copy":
+            result["restart_files"] = copy_restart_data(source, directory)
+        elif plan.method == "shifted":
+            save = source / OUTDIR / f"{PREFIX}.save" if (source / OUTDIR).is_dir() else source / f"{PREFIX}.save"
             diagnostics = shift_density_for_new_cell(
                 save, directory / OUTDIR / f"{PREFIX}.save", old_atoms.cell.array, atoms.cell.array,
                 float(plan.z_split_A), ecutrho_Ry, gamma_only=False,  # tipsurf always writes K_POINTS automatic
             )
-        except InputError as err:  # e.g. an HDF5 density: start cold rather than stop the scan
-            result.update(restart_method="cold-fallback", restart_note=f"shifted restart impossible: {err}")
-            return result
-        result["restart_files"] = diagnostics.pop("files")
-        result["restart_diagnostics"] = diagnostics
+            result["restart_files"] = diagnostics.pop("files")
+            result["restart_diagnostics"] = diagnostics
+    except (InputError, OutputError) as err:  # unreadable neighbour density: start cold rather than stop the scan
+        return {**result, "restart_method": "cold-fallback", "restart_note": f"{plan.method} restart impossible: {err}"}
     return result
+
+
+_PARALLEL_LAUNCHERS = {"mpirun", "mpiexec", "srun", "aprun", "jsrun", "ibrun", "orterun"}
+_PARALLEL_FLAGS = {"-nk", "-npool", "-npools", "-nd", "-ndiag", "-northo", "-nt", "-ntg", "-nb", "-nband", "-ni"}
+
+
+def _shift_layout_problem(qe_version: tuple[int, int] | None, pw_command: list[str] | None) -> str | None:
+    """Why tipsurf's reproduction of pw.x's G order may not hold (None if it does)."""
+    if qe_version is not None and qe_version[0] != 6:
+        return f"the G-vector order is reproduced for pw.x 6.x, this is {qe_version[0]}.{qe_version[1]}"
+    words = [Path(w).name for w in (pw_command or [])]
+    if any(w in _PARALLEL_LAUNCHERS for w in words) or any(w in _PARALLEL_FLAGS for w in words):
+        return f"pw.x runs in parallel ({' '.join(pw_command or [])}); the G-vector order is reproduced for serial runs"
+    return None
+
+
+def _pw_command(config: Config) -> list[str] | None:
+    try:
+        return config.command("pw")
+    except ConfigurationError:
+        return None
 
 
 def _valence_electrons(atoms: Atoms, pseudos: dict[str, UpfInfo]) -> float:
@@ -359,7 +388,8 @@ class QEEngine:
             (directory / name).unlink(missing_ok=True)
         restart = {"restart_method": "none", "restart_note": "", "restart_files": [], "restart_diagnostics": None}
         if restart_from is not None:
-            restart = prepare_restart(restart_from, directory, atoms, float(namelists["system"]["ecutrho"]))
+            restart = prepare_restart(restart_from, directory, atoms, float(namelists["system"]["ecutrho"]),
+                                      version, _pw_command(config))
             namelists["electrons"]["startingpot"] = "atomic" if restart["restart_method"] == "cold-fallback" else "file"
             namelists["electrons"]["startingwfc"] = "atomic+random"
         elif start_density:

@@ -493,7 +493,9 @@ def _positions_follow_shift(old: Atoms, new: Atoms, z_split_A: float, delta_A: f
 def plan_restart(old_atoms: Atoms | None, old_metadata: dict[str, Any], new_atoms: Atoms) -> RestartPlan:
     """Choose how to start ``new_atoms`` from a converged calculation of ``old_atoms``.
 
-    * same cell (within 1e-6 Å) or unknown old structure → ``copy`` (reuse the density file);
+    * same cell (within 1e-6 Å) → ``copy`` (reuse the density file);
+    * unknown old structure → ``cold-fallback``: a density of another cell would arrive
+      scrambled (pw.x reads it against its own G list);
     * only the cell height differs, both are junctions (``distance_A`` and
       ``reference_indices`` in the metadata), Δc = d_new − d_old and the atoms follow the
       split-and-shift rule → ``shifted`` at z_split = mean z of the reference atoms + d_old/2;
@@ -513,7 +515,7 @@ def plan_restart(old_atoms: Atoms | None, old_metadata: dict[str, Any], new_atom
     RestartPlan
     """
     if old_atoms is None:
-        return RestartPlan("copy", note="structure of the source calculation unknown; density copied unchanged")
+        return RestartPlan("cold-fallback", note="structure of the source calculation unknown: its density may belong to another cell")
     old_cell, new_cell = old_atoms.cell.array, new_atoms.cell.array
     if np.abs(old_cell - new_cell).max() <= CELL_TOLERANCE_A:
         return RestartPlan("copy")
