@@ -128,20 +128,22 @@ def test_adsorbate_campaign_structure(tmp_path: Path, pseudo_env: Path) -> None:
 
 def test_slurm_and_pbs_scripts_carry_the_requested_resources(tmp_path: Path, pseudo_env: Path) -> None:
     add_distance_scan(distances="4.5,5.0", name="q", project_dir=tmp_path, **tiny_scan_kwargs())
-    slurm = submit_campaign("q", "slurm", dry_run=True, reserve=True, njobs=0, project_dir=tmp_path, overrides={
+    slurm = submit_campaign("q", "slurm", dry_run=True, project_dir=tmp_path, overrides={
         "account": "proj42", "queue": "short", "nodes": 2, "ntasks_per_node": 16, "walltime": "01:30:00",
         "modules": ["quantum-espresso/7.2"], "pw_command": "srun pw.x -nk 2"})
-    assert len(slurm["scripts"]) == 2 == len(slurm["ready_fw_ids"])  # one job per ready point
     text = Path(slurm["scripts"][0]).read_text()
     for line in ("#SBATCH --account=proj42", "#SBATCH --partition=short", "#SBATCH --nodes=2",
                  "#SBATCH --ntasks-per-node=16", "#SBATCH --time=01:30:00", "module load quantum-espresso/7.2",
-                 'TIPSURF_PW_COMMAND="srun pw.x -nk 2"', "TIPSURF_WALLTIME_S=5400", "singleshot --fw_id"):
+                 'TIPSURF_PW_COMMAND="srun pw.x -nk 2"', "TIPSURF_WALLTIME_S=5400",
+                 f"tipsurf run --project {tmp_path} --name q"):
         assert line in text, line
-    assert "$$" not in text
+    assert "$$" not in text and "rlaunch" not in text  # the embedded store only under tipsurf's lock
+    with pytest.raises(InputError, match="MongoDB"):  # one job per Firework cannot share an embedded store
+        submit_campaign("q", "slurm", dry_run=True, reserve=True, project_dir=tmp_path)
     pbs = submit_campaign("q", "pbs", dry_run=True, project_dir=tmp_path, overrides={
         "account": "abc", "queue": "workq", "nodes": 3, "ntasks_per_node": 8, "walltime": "10:00:00"})
     text = Path(pbs["scripts"][0]).read_text()
-    for line in ("#PBS -A abc", "#PBS -q workq", "#PBS -l nodes=3:ppn=8", "#PBS -l walltime=10:00:00", "rlaunch", "rapidfire"):
+    for line in ("#PBS -A abc", "#PBS -q workq", "#PBS -l nodes=3:ppn=8", "#PBS -l walltime=10:00:00", "tipsurf run --project"):
         assert line in text, line
     with pytest.raises(ConfigurationError):  # compute nodes cannot share the embedded store
         submit_campaign("q", "slurm", project_dir=tmp_path)

@@ -73,6 +73,20 @@ def test_runs_of_a_dead_process_are_put_back_to_ready(tmp_path: Path) -> None:
         assert handle.lp.get_fw_by_id(fw_id).state == "READY"
 
 
+def test_a_snapshot_read_touches_no_run(tmp_path: Path) -> None:
+    with open_launchpad(project_dir=tmp_path) as handle:
+        handle.lp.add_wf(_wf("c", 1))
+        fw_id = handle.lp.get_fw_ids()[0]
+        handle.lp.checkout_fw(__import__("fireworks").FWorker(), str(tmp_path))
+        handle.flush()  # RUNNING, e.g. by an rlaunch that works on the store without tipsurf's lock
+    before = (tmp_path / ".tipsurf" / "launchpad.json").read_bytes()
+    with open_launchpad(project_dir=tmp_path, snapshot=True) as handle:  # what status/results use
+        assert handle.read_only and handle.recovered == [] and handle.busy_message is None
+        assert handle.lp.get_fw_by_id(fw_id).state == "RUNNING"
+    assert (tmp_path / ".tipsurf" / "launchpad.json").read_bytes() == before  # nothing written
+    assert not (tmp_path / ".tipsurf" / "launchpad.owner").exists()
+
+
 def test_fireworks_lpad_sees_the_embedded_workflows(tmp_path: Path) -> None:
     with open_launchpad(project_dir=tmp_path) as handle:
         handle.lp.add_wf(_wf("visible-to-lpad"))

@@ -304,7 +304,7 @@ def results_command(
     from tipsurf.workflows import store
     from tipsurf.workflows.launchpad import open_launchpad
 
-    with open_launchpad(launchpad, project, read_only_ok=True) as handle:
+    with open_launchpad(launchpad, project, snapshot=True) as handle:
         campaign = store.get_campaign(handle.db, name)
         records = store.campaign_records(handle.db, name)
     analysis = campaign.get("analysis")

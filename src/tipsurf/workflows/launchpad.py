@@ -246,16 +246,30 @@ def recover_dead_runs(lp: Any) -> list[int]:
     return recovered
 
 
+def _lock_is_held(state: Path) -> bool:
+    """True if some process holds the embedded store's lock right now."""
+    from filelock import FileLock, Timeout
+
+    probe = FileLock(str(state / "launchpad.lock"), timeout=0, thread_local=False)
+    try:
+        probe.acquire()
+    except Timeout:
+        return True
+    probe.release()
+    return False
+
+
 @contextmanager
-def _embedded(project_dir: Path, read_only_ok: bool) -> Iterator[LaunchpadHandle]:
+def _embedded(project_dir: Path, read_only_ok: bool, snapshot: bool = False) -> Iterator[LaunchpadHandle]:
     from filelock import FileLock, Timeout
     import mongomock
 
     state = project_dir / STATE_DIRNAME
     store_path = state / STORE_FILENAME
-    if read_only_ok and not store_path.exists():  # a read in a folder that is no project: create nothing
+    if (read_only_ok and not store_path.exists()) or snapshot:  # a pure read: no lock, no recovery, no write
+        busy = _busy_message(state) if store_path.exists() and _lock_is_held(state) else None
         lp = _make_launchpad_on_client(mongomock.MongoClient(_store=load_server_store(store_path)))
-        yield LaunchpadHandle(lp, "embedded", project_dir, store_path, True, None, [], None)
+        yield LaunchpadHandle(lp, "embedded", project_dir, store_path, True, busy, [], None)
         return
     state.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(state / "launchpad.lock"), timeout=LOCK_TIMEOUT_S, thread_local=False)
@@ -352,6 +366,7 @@ def open_launchpad(
     project_dir: str | Path | None = None,
     *,
     read_only_ok: bool = False,
+    snapshot: bool = False,
 ) -> Iterator[LaunchpadHandle]:
     """Open the campaign database for the duration of a ``with`` block.
 
@@ -365,7 +380,10 @@ def open_launchpad(
         Folder whose ``.tipsurf/`` holds the calculations (default: current folder).
     read_only_ok
         If the embedded store is held by another process, open its last saved state read-only
-        instead of raising (for ``status``/``results``).
+        instead of raising.
+    snapshot
+        Read the embedded store's last saved state without taking its lock, recovering dead
+        runs or writing anything (``status``, ``results``): a query never touches a run.
 
     Raises
     ------
@@ -382,7 +400,7 @@ def open_launchpad(
         elif target.suffix not in {".yaml", ".yml"}:
             raise InputError(f"launchpad {target} must be a FireWorks my_launchpad.yaml or an embedded store folder")
     if target is None:
-        with _embedded(project, read_only_ok) as handle:
+        with _embedded(project, read_only_ok, snapshot) as handle:
             yield handle
         return
     lp = _load_mongodb(target)

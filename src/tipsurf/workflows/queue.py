@@ -98,6 +98,14 @@ def _fworker_file(folder: Path, name: str | None) -> Path:
     return path
 
 
+def _embedded_run_command(project_dir: Path, name: str | None) -> str:
+    """``tipsurf run`` over an embedded project (takes the store's lock like any tipsurf run)."""
+    import shlex
+
+    words = ["tipsurf", "run", "--project", str(project_dir)] + (["--name", name] if name else [])
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def _launchpad_file(handle: Any, folder: Path, launchpad: str | Path | None) -> Path:
     """Launchpad file the jobs' rlaunch reads (the MongoDB file, or the embedded store's yaml)."""
     from tipsurf.workflows.launchpad import resolve_launchpad_file, write_fireworks_files
@@ -165,10 +173,15 @@ def submit_campaign(
         lp_path = _launchpad_file(handle, folder, launchpad)
         mode = "singleshot" if reserve else "rapidfire"
         env = f"export TIPSURF_WALLTIME_S={settings['walltime_s']}"
-        if handle.kind == "embedded":
-            env += f"\nexport FW_CONFIG_FILE={handle.state_dir / 'FW_config.yaml'}"
         settings["pre_rocket"] = "\n".join(x for x in (settings.get("pre_rocket"), env) if x)
-        settings["rocket_launch"] = f"rlaunch -l {lp_path} -w {fworker_path} {mode}"
+        if handle.kind == "embedded":
+            if reserve:
+                raise InputError("reservation mode (one job per Firework) needs a MongoDB launchpad; "
+                                 "an embedded project runs in one job: drop --reserve")
+            # the embedded store is only safe under tipsurf's lock: the job runs 'tipsurf run', not rlaunch
+            settings["rocket_launch"] = _embedded_run_command(handle.project_dir, name)
+        else:
+            settings["rocket_launch"] = f"rlaunch -l {lp_path} -w {fworker_path} {mode}"
         adapter = make_adapter(settings)
         if dry_run:
             return _write_scripts(handle, adapter, folder, name, reserve, njobs)

@@ -88,7 +88,7 @@ def status_from_handle(handle: LaunchpadHandle, name: str) -> dict[str, Any]:
     return {
         "campaign": name,
         "kind": campaign.get("kind"),
-        "launchpad": handle.describe() + (" (last saved state; in use by another process)" if handle.read_only else ""),
+        "launchpad": handle.describe() + (" (last saved state; in use by another process)" if handle.busy_message else ""),
         "total": len(points),
         "counts": counts,
         "analysis_state": analysis_state,
@@ -111,7 +111,7 @@ def campaign_status(
         See :func:`tipsurf.workflows.launchpad.open_launchpad`; a busy embedded store is read
         in its last saved state.
     """
-    with open_launchpad(launchpad, project_dir, read_only_ok=True) as handle:
+    with open_launchpad(launchpad, project_dir, snapshot=True) as handle:
         if name:
             return status_from_handle(handle, name)
         return {

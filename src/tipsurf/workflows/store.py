@@ -186,5 +186,5 @@ def load_campaign_records(
     """
     from tipsurf.workflows.launchpad import open_launchpad
 
-    with open_launchpad(launchpad, project_dir, read_only_ok=True) as handle:
+    with open_launchpad(launchpad, project_dir, snapshot=True) as handle:
         return campaign_records(handle.db, name)
