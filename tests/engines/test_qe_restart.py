@@ -169,7 +169,7 @@ def _source(tmp_path: Path, atoms: Atoms, density: ChargeDensity | None) -> Path
 
 
 def test_unreadable_neighbour_density_starts_cold_instead_of_stopping(tmp_path: Path) -> None:
-    from tipsurf.engines.qe import prepare_restart
+    from tipsurf.engines.qe.starts import prepare_restart
 
     old = _toy(2.5)
     missing = prepare_restart(_source(tmp_path, old, None), tmp_path / "new", _toy(2.5), ECUTRHO_RY)
@@ -187,7 +187,7 @@ def test_unreadable_neighbour_density_starts_cold_instead_of_stopping(tmp_path: 
     ((6, 7), ["pw.x", "-nk", "2"], "parallel"),
 ])
 def test_shift_only_where_the_g_order_is_reproduced(tmp_path: Path, version, command, reason: str) -> None:
-    from tipsurf.engines.qe import prepare_restart
+    from tipsurf.engines.qe.starts import prepare_restart
 
     old = _toy(2.5)
     source = _source(tmp_path, old, _gaussian_density(_cell(old.cell[2, 2]), [[0, 0, 1.0], [1.25, 1.25, 3.5]]))
