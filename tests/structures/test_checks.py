@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -84,17 +83,3 @@ def test_clear_structures_skip_the_neighbour_list_and_clashes_still_report(monke
     with pytest.raises(InputError, match=r"atoms 0 \(W\) and \d+ \(Fe\) are 1.000 A apart, below the 1.5 A minimum"):
         check_min_distance(clash, what="junction")
     assert calls == [1]
-
-
-def test_screen_is_faster_than_the_neighbour_list_on_a_scan_junction() -> None:
-    """The benchmark's junction (2 W + 1 Mn layer 1x1, Fe1 tip): the check is no longer the hot spot."""
-    junction = build_junction(build_mn_w110(w_layers=2, size=(1, 1), one_sided=True), build_tip("Fe", layers=1),
-                              "top", 0, 4.0, "p")
-
-    def best(func, repeat: int = 200) -> float:
-        t0 = time.perf_counter()
-        for _ in range(repeat):
-            func(junction)
-        return (time.perf_counter() - t0) / repeat
-
-    assert best(closest_pair) < 0.5 * best(_reference_closest_pair)

@@ -33,6 +33,7 @@ from ase.constraints import FixAtoms
 
 from tipsurf.errors import InputError
 from tipsurf.structures.checks import check_min_distance, require_choice, require_positive
+from tipsurf.structures.sites import site_record
 
 CONFIGS: tuple[str, ...] = ("p", "ap")
 #: Smallest accepted vacuum between the tip top and the image of the slab bottom (Angstrom).
@@ -45,19 +46,8 @@ def _fixed(atoms: Atoms) -> list[int]:
 
 
 def _site_entry(surface: Atoms, site: str, site_index: int) -> dict:
-    """The ``info['sites'][site][site_index]`` record, with InputErrors for bad names/indices."""
-    sites = surface.info.get("sites")
-    if not isinstance(sites, dict):
-        raise InputError("the surface has no info['sites']; build it with a tipsurf surface builder")
-    require_choice(f"site for surface {surface.info.get('surface')!r}", site, tuple(sites))
-    entries = sites[site]
-    ok = isinstance(site_index, (int, np.integer)) and not isinstance(site_index, bool)
-    if not ok or not 0 <= site_index < len(entries):
-        raise InputError(
-            f"site index {site_index!r} is outside the surface: {site} sites are 0..{len(entries) - 1} "
-            "(use a larger lateral size for more sites)"
-        )
-    return entries[int(site_index)]
+    """The surface's ``info['sites'][site][site_index]`` record (the one lookup, :mod:`.sites`)."""
+    return site_record(surface.info, site, site_index)
 
 
 def _reference_sign(surface: Atoms, refs: list[int]) -> int:
