@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,12 +90,22 @@ def check_campaign_name(name: str) -> str:
     return name
 
 
+def _scratch_root() -> str | None:
+    """A memory-backed folder for the planning scratch inputs if the machine has one (/dev/shm).
+
+    Planning writes (and deletes) one input folder per point; on a disk that costs ~25 ms per
+    point (measured: 44 of 53 s of a 1,000-point add), in memory almost nothing.
+    """
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 def planned_fingerprint(atoms: Any, code: str, preset: dict[str, Any], calculation: str = "scf") -> str:
     """Fingerprint the engine gives these inputs (inputs written to a scratch folder)."""
     from tipsurf.engines.base import get_engine
 
     engine = get_engine(code)
-    with tempfile.TemporaryDirectory(prefix="tipsurf-plan-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tipsurf-plan-", dir=_scratch_root()) as tmp:
         prepared = engine.write_inputs(atoms, preset, Path(tmp), calculation=calculation)
     return prepared.fingerprint
 
