@@ -258,7 +258,7 @@ class JunctionSpec(_SpecBase):
         _set(self, "vacuum_above_tip_A", float(self.vacuum_above_tip_A))
         if self.scan_d_max_A is not None:
             _as_float(self, "scan_d_max_A")
-        self._assemble()  # geometric validation (site index range, clashes)
+        object.__setattr__(self, "_validated", self._assemble())  # geometric validation (site range, clashes), kept for build()
 
     @classmethod
     def _nested(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -276,8 +276,8 @@ class JunctionSpec(_SpecBase):
         )
 
     def build(self) -> Atoms:
-        """Build tip, surface and the junction."""
-        atoms = self._assemble()
+        """Build tip, surface and the junction (a copy of the one built when the spec was validated)."""
+        atoms = self._validated.copy()  # ASE copies positions, moments, constraints and info deeply
         atoms.info["spec"] = self.as_dict()
         return atoms
 
