@@ -108,3 +108,14 @@ def test_demo_template_is_a_floating_scan_the_issue_accepts() -> None:
     n_surf = far.info["n_surface_atoms"]
     assert far.positions[:n_surf, 2].min() + far.cell[2, 2] - far.positions[n_surf:, 2].max() >= 8.0 - 1e-9
     assert demo["reference_regime"]["sign"] in ("ferromagnetic", "antiferromagnetic")
+
+
+def test_builds_of_one_spec_are_independent() -> None:
+    spec = _spec(5.0)
+    first = spec.build()
+    first.info["tip_indices"].append(99)
+    first.positions[0] += 1.0
+    first.set_initial_magnetic_moments(first.get_initial_magnetic_moments() * 0)
+    second = spec.build()
+    assert 99 not in second.info["tip_indices"] and not np.allclose(second.positions[0], first.positions[0])
+    assert np.any(second.get_initial_magnetic_moments() != 0)

@@ -11,6 +11,8 @@ reported when the spec is made.
 
 from __future__ import annotations
 
+import copy
+
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -277,7 +279,8 @@ class JunctionSpec(_SpecBase):
 
     def build(self) -> Atoms:
         """Build tip, surface and the junction (a copy of the one built when the spec was validated)."""
-        atoms = self._validated.copy()  # ASE copies positions, moments, constraints and info deeply
+        atoms = self._validated.copy()
+        atoms.info = copy.deepcopy(self._validated.info)  # Atoms.copy() shares the nested info values
         atoms.info["spec"] = self.as_dict()
         return atoms
 
