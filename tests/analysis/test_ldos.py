@@ -65,14 +65,18 @@ def test_site_lookup_uses_the_builders_records_and_refuses_to_guess() -> None:
         site_xy(pos, "top", 0, {"kind": "junction", "site": "top", "site_xy_A": [0.0, 0.0]})
 
 
-def _write_finished_qe_calc(atoms, calc: Path, pseudo: Path) -> None:
-    """tipsurf's QE engine writes the inputs; a synthetic XML stands in for the finished pw.x run."""
+def _write_finished_qe_calc(atoms, calc: Path, pseudos) -> None:
+    """tipsurf's QE engine writes the inputs; a synthetic XML stands in for the finished pw.x run.
+
+    ``pseudos``: an explicit pseudopotential folder covering the structure's elements (for Ag
+    without ../shared: the test-written stand-in; no pw.x runs here).
+    """
     from tipsurf.analysis.volumetric import BOHR_A
-    from tipsurf.config import Config
-    from tipsurf.engines.presets import load_preset
+    from tipsurf.engines.presets import load_preset, merge_preset
     from tipsurf.engines.qe import QEEngine
 
-    QEEngine().write_inputs(atoms, load_preset("fast", "qe"), calc, config=Config(pseudo_dir=pseudo, qe_version="6.7"))
+    preset = merge_preset(load_preset("fast", "qe"), pseudos.preset_overrides())
+    QEEngine().write_inputs(atoms, preset, calc, config=pseudos.config(qe_version="6.7"))
     text = (calc / "pw.in").read_text()
     prefix = re.search(r"prefix\s*=\s*'([^']+)'", text).group(1)
     outdir = re.search(r"outdir\s*=\s*'([^']+)'", text).group(1)
@@ -110,7 +114,7 @@ def _synthetic_pp_ildos(calc, emin_abs_eV, emax_abs_eV, spin_component, work_dir
 
 @pytest.mark.parametrize("surface,sites", [("mn-w110", ("top", "hollow")), ("mgo-ag100", ("o-top", "hollow"))])
 def test_cli_ldos_on_a_tipsurf_built_calculation_uses_the_builders_sites(
-    surface: str, sites: tuple[str, str], shared_pseudo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    surface: str, sites: tuple[str, str], qe_pseudo_library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 12 item 1: `analyze ldos` on a calculation tipsurf wrote from its own builders.
 
@@ -128,7 +132,7 @@ def test_cli_ldos_on_a_tipsurf_built_calculation_uses_the_builders_sites(
     atoms = (build_mn_w110(w_layers=2, size=(2, 1), one_sided=True) if surface == "mn-w110"
              else build_mgo_ag100(mgo_layers=2, ag_layers=2, size=1, vacuum_A=8.0))
     calc = tmp_path / "calc"
-    _write_finished_qe_calc(atoms, calc, shared_pseudo_dir)
+    _write_finished_qe_calc(atoms, calc, qe_pseudo_library)
     monkeypatch.setattr(ldos, "run_pp_ildos", _synthetic_pp_ildos)
     z_top = atoms.positions[:, 2].max()
     for site in sites:
@@ -220,7 +224,7 @@ _PW_IN = """&control
   conv_thr = 1e-7, mixing_beta = 0.3
 /
 ATOMIC_SPECIES
-Fe 55.845 fe_pbe_v1.5.uspp.F.UPF
+Fe 55.845 {fe_file}
 CELL_PARAMETERS angstrom
 2.5 0.0 0.0
 0.0 2.5 0.0
@@ -233,15 +237,16 @@ K_POINTS automatic
 
 
 @pytest.fixture(scope="module")
-def fe_monolayer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A free-standing Fe monolayer (1 atom, 2.5 Å square, 11 Å cell), spin-polarized pw.x run."""
-    from tests.conftest import require_shared
+def fe_monolayer(tmp_path_factory: pytest.TempPathFactory, pseudo_provider) -> Path:
+    """A free-standing Fe monolayer (1 atom, 2.5 Å square, 11 Å cell), spin-polarized pw.x run.
 
+    Fe: GBRV from ../shared/pseudo, else tipsurf's generated Fe (both 16 valence electrons).
+    """
     pw = require_program("pw.x")
     require_program("pp.x")
-    pseudo = require_shared("pseudo")
+    pseudos = pseudo_provider.library()
     calc = tmp_path_factory.mktemp("feml")
-    (calc / "pw.in").write_text(_PW_IN.format(pseudo=pseudo))
+    (calc / "pw.in").write_text(_PW_IN.format(pseudo=pseudos.folder, fe_file=pseudos.files["Fe"]))
     env = dict(os.environ, OMP_NUM_THREADS="1")
     with open(calc / "pw.out", "w") as out:
         proc = subprocess.run([pw, "-in", "pw.in"], cwd=calc, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
@@ -312,8 +317,9 @@ def test_qe_bader_from_pp_cubes(fe_monolayer: Path, tmp_path: Path) -> None:
     """pp.x total (plot_num 0) + spin (plot_num 6) cubes → Bader on real QE data (via the CLI).
 
     One Fe atom per cell: the atom's Bader volume plus the vacuum must hold all 16 valence
-    electrons of the GBRV Fe pseudopotential, and the atom's moment plus the vacuum moment the
-    total magnetization pw.x prints (an independent integral of the same spin density).
+    electrons of the Fe pseudopotential (GBRV or tipsurf's generated one: both have 16), and
+    the atom's moment plus the vacuum moment the total magnetization pw.x prints (an
+    independent integral of the same spin density).
     """
     import re
 

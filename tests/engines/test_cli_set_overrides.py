@@ -47,9 +47,8 @@ def _sets(items: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def qe_env(shared_pseudo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Shared GBRV pseudopotentials and a pinned QE version (no pw.x is started)."""
-    monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(shared_pseudo_dir))
+def qe_env(qe_pseudos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Working pseudopotentials (../shared GBRV or tipsurf's generated set) and a pinned QE version (no pw.x)."""
     (tmp_path / "config.yaml").write_text('qe_version: "6.7"\n')
     monkeypatch.setenv("TIPSURF_CONFIG", str(tmp_path / "config.yaml"))
     atoms = Atoms("FeCo", positions=[[0, 0, 0], [1.425, 1.425, 1.5]], cell=[2.85] * 3, pbc=True)

@@ -29,8 +29,9 @@ def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_inputs_then_parse_replay(
-    shared_pseudo_dir: Path, refdata_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    refdata_dir: Path, shared_pseudo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Replays the real pw.x output of ../shared/refdata, computed with the GBRV files of ../shared/pseudo."""
     monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(shared_pseudo_dir))
     (tmp_path / "config.yaml").write_text('qe_version: "6.7"\n')
     monkeypatch.setenv("TIPSURF_CONFIG", str(tmp_path / "config.yaml"))
@@ -54,7 +55,7 @@ def test_unknown_preset_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_missing_pseudopotential_one_line(
-    shared_pseudo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     empty = tmp_path / "empty_pseudo"
     empty.mkdir()
@@ -65,9 +66,8 @@ def test_missing_pseudopotential_one_line(
 
 
 def test_pw_not_installed_one_line(
-    shared_pseudo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    qe_pseudos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(shared_pseudo_dir))
     (tmp_path / "config.yaml").write_text('qe_version: "6.7"\ncommands:\n  pw: [/nonexistent/pw.x]\n')
     monkeypatch.setenv("TIPSURF_CONFIG", str(tmp_path / "config.yaml"))
     calc = tmp_path / "c"

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from tests.conftest import require_program, require_shared
+from tests.conftest import require_program
 from tipsurf.config import Config
 from tipsurf.engines.presets import load_preset, merge_preset
 from tipsurf.engines.qe import QEEngine
@@ -206,20 +206,26 @@ PRESET_OVERRIDES = {
 }
 
 
-def _pw_setup() -> tuple[Config, dict]:
-    pseudo_dir = require_shared("pseudo")
+@pytest.fixture(scope="module")
+def restart_pseudos(pseudo_provider, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - conftest.PseudoSet
+    """GBRV from ../shared/pseudo, else tipsurf's generated set in this module's cache (Mn 15, Fe 16 e either way)."""
+    return pseudo_provider.usable(tmp_path_factory.mktemp("restart-cache"))
+
+
+def _pw_setup(pseudos) -> tuple[Config, dict]:  # noqa: ANN001 - conftest.PseudoSet
     require_program("pw.x")
-    return Config(pseudo_dir=pseudo_dir), merge_preset(load_preset("fast"), PRESET_OVERRIDES)
+    assert pseudos.valence["Mn"] + pseudos.valence["Fe"] == 31.0  # the electron count asserted below
+    return pseudos.config(), merge_preset(load_preset("fast"), PRESET_OVERRIDES)
 
 
 @pytest.fixture(scope="module")
-def scan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def scan(tmp_path_factory: pytest.TempPathFactory, restart_pseudos) -> dict[str, Path]:
     """Gap 2.5 Å cold, 3.0 Å cold, 3.0 Å warm from the shifted 2.5 Å density.
 
     The starting density written for the warm run is kept as ``start.dat`` (pw.x
     overwrites ``charge-density.dat`` at the end).
     """
-    config, preset = _pw_setup()
+    config, preset = _pw_setup(restart_pseudos)
     root = tmp_path_factory.mktemp("restart")
     engine = QEEngine()
     runs = {"old": (2.5, None), "cold": (3.0, None), "warm": (3.0, "old")}
@@ -263,8 +269,8 @@ def test_shifted_warm_start_beats_cold_start(scan: dict[str, Path]) -> None:
 
 
 @pytest.mark.pwx
-def test_hook_copies_same_cell_and_falls_back_cold(scan: dict[str, Path], tmp_path: Path) -> None:
-    config, preset = _pw_setup()
+def test_hook_copies_same_cell_and_falls_back_cold(scan: dict[str, Path], tmp_path: Path, restart_pseudos) -> None:
+    config, preset = _pw_setup(restart_pseudos)
     engine = QEEngine()
     engine.write_inputs(_toy(2.5), preset, tmp_path / "same", config=config, restart_from=scan["old"])
     info = json.loads((tmp_path / "same" / "tipsurf_calc.json").read_text())

@@ -1,8 +1,11 @@
-"""Real pw.x / projwfc.x runs on tiny cells (GBRV 25/200 Ry, few k-points, serial)."""
+"""Real pw.x / projwfc.x runs on tiny cells (25/200 Ry, few k-points, serial).
+
+Pseudopotentials: GBRV from ../shared/pseudo when present, else tipsurf's own ld1.x set
+(generated once per session, used the engine's zero-configuration way: no pseudo_dir).
+"""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
@@ -19,7 +22,6 @@ from tipsurf.errors import CalculationFailedError, ProgramNotFoundError
 
 pytestmark = pytest.mark.pwx
 
-PSEUDO_DIR = Path(os.environ.get("TIPSURF_SHARED", Path(__file__).resolve().parents[3] / "shared")) / "pseudo"
 
 
 def require_program(name: str) -> None:
@@ -36,17 +38,21 @@ def feco(co_z_A: float = 1.5) -> Atoms:
     return atoms
 
 
-def _config() -> Config:
-    if not PSEUDO_DIR.is_dir():
-        pytest.skip(f"needs {PSEUDO_DIR}")
+@pytest.fixture(scope="module")
+def run_pseudos(pseudo_provider, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - conftest.PseudoSet
+    """../shared GBRV, else the session's generated set copied into this module's own cache."""
+    return pseudo_provider.usable(tmp_path_factory.mktemp("qe-run-cache"))
+
+
+def _config(pseudos, **kwargs) -> Config:  # noqa: ANN001 - conftest.PseudoSet
     require_program("pw.x")
-    return Config(pseudo_dir=PSEUDO_DIR)
+    return pseudos.config(**kwargs)
 
 
 @pytest.fixture(scope="module")
-def feco_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def feco_run(tmp_path_factory: pytest.TempPathFactory, run_pseudos) -> Path:
     """One converged FeCo B2 run shared by the tests below."""
-    cfg = _config()
+    cfg = _config(run_pseudos)
     directory = tmp_path_factory.mktemp("feco")
     engine = QEEngine()
     engine.write_inputs(feco(), merge_preset(load_preset("fast"), TINY), directory, config=cfg)
@@ -54,7 +60,7 @@ def feco_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def test_two_species_moments_match_output(feco_run: Path) -> None:
+def test_two_species_moments_match_output(feco_run: Path, run_pseudos) -> None:
     record = QEEngine().parse(feco_run)
     text = (feco_run / "pw.out").read_text()
     block = text[text.rindex("Magnetic moment per site") :]
@@ -66,23 +72,27 @@ def test_two_species_moments_match_output(feco_run: Path) -> None:
     assert record.code_version and record.code_version.startswith(("6.", "7."))
     assert record.n_scf is not None and record.n_scf > 1 and record.walltime_s > 0
     assert record.forces_eV_per_A[0][2] == pytest.approx(-record.forces_eV_per_A[1][2], abs=1e-4)
-    assert record.pseudopotentials["Fe"]["md5"] == "3bdfed0a5fe3232c13fae2dbcf086c7f"
+    assert record.pseudopotentials["Fe"]["md5"] == run_pseudos.md5("Fe")
+    if run_pseudos.source == "shared":
+        assert run_pseudos.md5("Fe") == "3bdfed0a5fe3232c13fae2dbcf086c7f"  # GBRV fe_pbe_v1.5 (MANIFEST.md)
     assert record.metadata["site"] == "top" and record.fingerprint
 
 
-def test_projwfc_lowdin_moments(feco_run: Path) -> None:
+def test_projwfc_lowdin_moments(feco_run: Path, run_pseudos) -> None:
     require_program("projwfc.x")
-    lowdin = run_projwfc(feco_run, config=Config(pseudo_dir=PSEUDO_DIR))
+    lowdin = run_projwfc(feco_run, config=_config(run_pseudos))
     record = QEEngine().parse(feco_run)
     assert record.extra["lowdin"]["charges_e"] == lowdin["charges_e"]
-    # Löwdin charges add up to the valence electrons (16 Fe + 17 Co) up to the spilling
-    assert sum(lowdin["charges_e"]) == pytest.approx(33.0, abs=33.0 * max(lowdin["spilling"], 0.01) + 0.1)
+    # Löwdin charges add up to the valence electrons (16 Fe + 17 Co, GBRV and tipsurf's set alike) up to the spilling
+    valence = run_pseudos.valence["Fe"] + run_pseudos.valence["Co"]
+    assert valence == 33.0
+    assert sum(lowdin["charges_e"]) == pytest.approx(valence, abs=valence * max(lowdin["spilling"], 0.01) + 0.1)
     assert lowdin["moments_muB"][0] == pytest.approx(record.magmoms_muB[0], abs=0.5)
     assert sum(lowdin["moments_muB"]) == pytest.approx(record.total_magnetization_muB, abs=0.5)
 
 
-def test_warm_start_needs_fewer_iterations(feco_run: Path, tmp_path: Path) -> None:
-    cfg, engine = _config(), QEEngine()
+def test_warm_start_needs_fewer_iterations(feco_run: Path, tmp_path: Path, run_pseudos) -> None:
+    cfg, engine = _config(run_pseudos), QEEngine()
     preset = merge_preset(load_preset("fast"), TINY)
     moved = feco(co_z_A=1.45)
     engine.write_inputs(moved, preset, tmp_path / "cold", config=cfg)
@@ -95,8 +105,8 @@ def test_warm_start_needs_fewer_iterations(feco_run: Path, tmp_path: Path) -> No
     assert warm.fingerprint == cold.fingerprint  # the restart source does not change the result
 
 
-def test_antiferromagnetic_pair_stays_antiferromagnetic(tmp_path: Path) -> None:
-    cfg = _config()
+def test_antiferromagnetic_pair_stays_antiferromagnetic(tmp_path: Path, run_pseudos) -> None:
+    cfg = _config(run_pseudos)
     a, c = 2.6, 3.7  # AFM-I fcc Mn (expanded), layered along c
     atoms = Atoms("Mn2", positions=[[0, 0, 0], [a / 2, a / 2, c / 2]], cell=[a, a, c], pbc=True)
     atoms.set_initial_magnetic_moments([3.0, -3.0])
@@ -108,8 +118,8 @@ def test_antiferromagnetic_pair_stays_antiferromagnetic(tmp_path: Path) -> None:
     assert abs(record.total_magnetization_muB) < 0.1 and record.absolute_magnetization_muB > 2.0
 
 
-def test_unconverged_scf_is_recovered_by_handler(tmp_path: Path) -> None:
-    cfg, engine = _config(), QEEngine()
+def test_unconverged_scf_is_recovered_by_handler(tmp_path: Path, run_pseudos) -> None:
+    cfg, engine = _config(run_pseudos), QEEngine()
     preset = merge_preset(load_preset("fast"), {**TINY, "extra": {"electrons": {"electron_maxstep": 3}}})
     engine.write_inputs(feco(), preset, tmp_path, config=cfg)
     record = engine.run(tmp_path, config=cfg)
@@ -122,8 +132,8 @@ def test_unconverged_scf_is_recovered_by_handler(tmp_path: Path) -> None:
     assert "convergence NOT achieved" in first and "convergence has been achieved" in (tmp_path / "pw.out").read_text()
 
 
-def test_unrecoverable_scf_fails_without_a_number(tmp_path: Path) -> None:
-    cfg, engine = _config(), QEEngine()
+def test_unrecoverable_scf_fails_without_a_number(tmp_path: Path, run_pseudos) -> None:
+    cfg, engine = _config(run_pseudos), QEEngine()
     preset = merge_preset(load_preset("fast"), {**TINY, "extra": {"electrons": {"electron_maxstep": 1}}})
     preset["scf_recovery"] = [{"scale": {"mixing_beta": 0.5}}]  # one step that cannot help
     engine.write_inputs(feco(), preset, tmp_path, config=cfg)
@@ -134,10 +144,8 @@ def test_unrecoverable_scf_fails_without_a_number(tmp_path: Path) -> None:
     assert len(record.corrections) >= 2
 
 
-def test_missing_program_is_reported(tmp_path: Path) -> None:
-    cfg = Config(pseudo_dir=PSEUDO_DIR, qe_version="6.7", commands={"pw": ["/nonexistent/bin/pw.x"]})
-    if not PSEUDO_DIR.is_dir():
-        pytest.skip(f"needs {PSEUDO_DIR}")
+def test_missing_program_is_reported(tmp_path: Path, run_pseudos) -> None:
+    cfg = run_pseudos.config(qe_version="6.7", commands={"pw": ["/nonexistent/bin/pw.x"]})
     engine = QEEngine()
     engine.write_inputs(feco(), merge_preset(load_preset("fast"), TINY), tmp_path, config=cfg)
     with pytest.raises(ProgramNotFoundError, match="not installed"):
@@ -145,8 +153,8 @@ def test_missing_program_is_reported(tmp_path: Path) -> None:
     assert not (tmp_path / "pw.out").exists()
 
 
-def test_walltime_stop_prepares_restart_and_rerun_converges(tmp_path: Path) -> None:
-    cfg, engine = _config(), QEEngine()
+def test_walltime_stop_prepares_restart_and_rerun_converges(tmp_path: Path, run_pseudos) -> None:
+    cfg, engine = _config(run_pseudos), QEEngine()
     engine.write_inputs(feco(), merge_preset(load_preset("fast"), TINY), tmp_path, config=cfg, walltime_s=2.0)
     with pytest.raises(CalculationFailedError, match="max_seconds"):
         engine.run(tmp_path, config=cfg)
@@ -160,9 +168,9 @@ def test_walltime_stop_prepares_restart_and_rerun_converges(tmp_path: Path) -> N
     assert [c["handler"] for c in record.corrections] == ["WalltimeHandler"]
 
 
-def test_pw_accepts_hubbard_d3_dipole_slab_input(tmp_path: Path) -> None:
+def test_pw_accepts_hubbard_d3_dipole_slab_input(tmp_path: Path, run_pseudos) -> None:
     """pw.x 6.x reads the SYSTEM-namelist U, D3 and dipole settings (two SCF steps only)."""
-    cfg, engine = _config(), QEEngine()
+    cfg, engine = _config(run_pseudos), QEEngine()
     atoms = Atoms("TiO", positions=[[0, 0, 1.0], [1.5, 1.5, 1.0]], cell=[3, 3, 10], pbc=True)
     atoms.set_initial_magnetic_moments([2.0, 0.0])
     preset = merge_preset(

@@ -21,14 +21,18 @@ from tipsurf.templates import load_template
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-@pytest.fixture
-def fake_potcar_dir(refdata_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from pymatgen.core import SETTINGS
+# fake_potcar_dir (conftest.py): test-written POTCARs Fe, Fe_pv and O (real ones are licensed)
 
-    root = refdata_dir / "vasp/fake_potcars"
-    monkeypatch.delenv("PMG_VASP_PSP_DIR", raising=False)
-    monkeypatch.setitem(SETTINGS, "PMG_VASP_PSP_DIR", str(root))
-    return root
+
+def feo_afm_cell():
+    """Fe Fe O O (rock salt, AFM along [111]), the species order VASP runs FeO in."""
+    from ase.build import bulk
+
+    atoms = bulk("FeO", "rocksalt", a=4.33, cubic=False)  # Fe O
+    atoms = atoms.repeat((1, 1, 2))  # Fe O Fe O
+    atoms = atoms[[0, 2, 1, 3]]  # Fe Fe O O
+    atoms.set_initial_magnetic_moments([5, -5, 0.6, 0.6])
+    return atoms
 
 
 @pytest.fixture
@@ -64,8 +68,7 @@ def test_vasp_run_refuses_without_potcar_or_program(tmp_path: Path, fake_potcar_
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from pymatgen.core import SETTINGS
 
-    atoms = read(fake_potcar_dir.parent / "custodian_feo_afm_relax/POSCAR")
-    atoms.set_initial_magnetic_moments([5, -5, 0.6, 0.6])
+    atoms = feo_afm_cell()
     engine = VaspEngine()
     engine.write_inputs(atoms, feo_preset(), tmp_path / "ok")
     monkeypatch.setenv("TIPSURF_VASP_COMMAND", "no_such_vasp_binary_xyz")

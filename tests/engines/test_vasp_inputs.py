@@ -15,19 +15,8 @@ from tipsurf.engines.vasp import VaspEngine, load_calc_file
 from tipsurf.errors import ConfigurationError, InputError
 from tipsurf.templates import load_template
 
-FAKE_POTCARS = "vasp/fake_potcars"
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-@pytest.fixture
-def fake_potcar_dir(refdata_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """pymatgen SETTINGS pointing at the shared fake POTCARs (Fe, Fe_pv, O only)."""
-    from pymatgen.core import SETTINGS
-
-    root = refdata_dir / FAKE_POTCARS
-    monkeypatch.delenv("PMG_VASP_PSP_DIR", raising=False)
-    monkeypatch.setitem(SETTINGS, "PMG_VASP_PSP_DIR", str(root))
-    return root
+# fake_potcar_dir (conftest.py): test-written POTCARs Fe, Fe_pv and O (real ones are licensed)
 
 
 @pytest.fixture
@@ -136,10 +125,10 @@ def test_vasp_missing_potcar_dir_is_configuration_error(tmp_path: Path, no_potca
     assert not (tmp_path / "calc").exists()
 
 
-def test_vasp_potcar_dir_from_tipsurf_config(tmp_path: Path, refdata_dir: Path, no_potcar_dir: None,
+def test_vasp_potcar_dir_from_tipsurf_config(tmp_path: Path, test_potcar_root: Path, no_potcar_dir: None,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(f"potcar_dir: {refdata_dir / FAKE_POTCARS}\n")
+    cfg.write_text(f"potcar_dir: {test_potcar_root}\n")
     monkeypatch.setenv("TIPSURF_CONFIG", str(cfg))
     VaspEngine().write_inputs(feo_interleaved(), feo_preset(), tmp_path / "calc")
     assert (tmp_path / "calc" / "POTCAR").read_text().count("End of Dataset") == 2

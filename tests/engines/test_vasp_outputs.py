@@ -127,20 +127,26 @@ def _assert_no_numbers(res) -> None:  # noqa: ANN001 - a CalcResult
         res.tip_force_z_eV_per_A()
 
 
-@pytest.mark.parametrize("replacement", ["", "aborting loop EDIFF was not reached (unconverged)"],
-                         ids=["vasp5-no-message", "vasp6-not-reached"])
-def test_vasp_outcar_electronic_loop_not_converged(refdata_dir: Path, tmp_path: Path, replacement: str) -> None:
-    """The electronic loop stopped before EDIFF (NELM ran out, or LABORT) after 10 of NELM = 60 steps.
+#: How VASP 5 (no message) and VASP 6 (an explicit one) end an electronic loop that missed EDIFF.
+NOT_CONVERGED_ENDINGS = {"vasp5-no-message": "", "vasp6-not-reached": "aborting loop EDIFF was not reached (unconverged)"}
+
+
+def test_vasp_outcar_electronic_loop_not_converged(refdata_dir: Path, tmp_path: Path) -> None:
+    """The electronic loop stopped before EDIFF (NELM ran out, or LABORT) after 10 of NELM = 60 steps,
+    as VASP 5 and VASP 6 write it (each in turn).
 
     The old parser guessed convergence from n_scf < NELM and kept the energy."""
     text = (refdata_dir / FE_SINGLE / "OUTCAR").read_text()
     assert text.count(EDIFF_LINE) == 1
-    (tmp_path / "OUTCAR").write_text(text.replace(EDIFF_LINE, replacement))
-    res = VaspEngine().parse(tmp_path)
-    assert res.n_scf == 10 and not res.extra["converged_electronic"] and res.extra["converged_ionic"]
-    _assert_no_numbers(res)
-    assert res.extra["unconverged_last_iteration"]["magmoms_muB"] == pytest.approx([2.434])  # diagnosis only
-    assert res.extra["convergence_by_file"] == {"outcar": {"converged_electronic": False, "converged_ionic": True}}
+    for label, replacement in NOT_CONVERGED_ENDINGS.items():
+        folder = tmp_path / label
+        folder.mkdir()
+        (folder / "OUTCAR").write_text(text.replace(EDIFF_LINE, replacement))
+        res = VaspEngine().parse(folder)
+        assert res.n_scf == 10 and not res.extra["converged_electronic"] and res.extra["converged_ionic"], label
+        _assert_no_numbers(res)
+        assert res.extra["unconverged_last_iteration"]["magmoms_muB"] == pytest.approx([2.434])  # diagnosis only
+        assert res.extra["convergence_by_file"] == {"outcar": {"converged_electronic": False, "converged_ionic": True}}, label
 
 
 def test_vasp_converged_record_keeps_its_numbers(refdata_dir: Path) -> None:

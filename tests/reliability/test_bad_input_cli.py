@@ -17,13 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from reliability_helpers import PSEUDO_DIR, REFDATA, assert_one_line_error, diff_snapshots, snapshot
+from reliability_helpers import REFDATA, assert_one_line_error, diff_snapshots, snapshot
 
 GOOD_XYZ = "h2.xyz"
 
 
-def _write_inputs(root: Path) -> None:
-    """Input files shared by the cases (written before the snapshot)."""
+def _write_inputs(root: Path, library) -> None:  # noqa: ANN001 - conftest.PseudoSet
+    """Input files shared by the cases (written before the snapshot).
+
+    The broken pseudopotential folders hold real files of the test library (../shared GBRV or
+    tipsurf's generated set) under the name the fast preset gives H: an O file, and a cut H file.
+    """
+    from tipsurf.engines.presets import load_preset
     from tipsurf.structures import build_molecule, write_structure
 
     write_structure(build_molecule("H2", box_A=6.0), root / GOOD_XYZ)
@@ -34,9 +39,9 @@ def _write_inputs(root: Path) -> None:
     wrong.mkdir()
     trunc = root / "pseudo_trunc"
     trunc.mkdir()
-    if PSEUDO_DIR.is_dir():
-        shutil.copy(PSEUDO_DIR / "o_pbe_v1.2.uspp.F.UPF", wrong / "h_pbe_v1.4.uspp.F.UPF")
-        (trunc / "h_pbe_v1.4.uspp.F.UPF").write_bytes((PSEUDO_DIR / "h_pbe_v1.4.uspp.F.UPF").read_bytes()[:3000])
+    h_name = load_preset("fast", "qe")["pseudopotentials"]["H"]
+    shutil.copy(library.path("O"), wrong / h_name)
+    (trunc / h_name).write_bytes(library.path("H").read_bytes()[:3000])
     presets = {
         "p_badyaml.yaml": "code: qe\necutwfc_Ry: [1\n",
         "p_string.yaml": "just a string\n",
@@ -55,7 +60,11 @@ def _write_inputs(root: Path) -> None:
 
 
 def _write_outputs(root: Path) -> None:
-    """Truncated and corrupted program outputs, cut from real ones."""
+    """Empty and missing program outputs, and (with ../shared/refdata) truncated and corrupted
+    outputs cut from real ones."""
+    (root / "qe_empty").mkdir()
+    (root / "qe_empty" / "pw.out").write_text("")
+    (root / "qe_none").mkdir()
     qe = REFDATA / "qe" / "local_pw67_feco_b2" / "pw.out"
     vasp = REFDATA / "vasp" / "custodian_feo_afm_relax"
     if not qe.is_file() or not vasp.is_dir():
@@ -64,9 +73,6 @@ def _write_outputs(root: Path) -> None:
     cut = next(i for i, line in enumerate(lines) if "iteration #  8" in line)
     (root / "qe_midscf").mkdir()
     (root / "qe_midscf" / "pw.out").write_text("".join(lines[: cut + 5]))  # pw.x killed mid-SCF
-    (root / "qe_empty").mkdir()
-    (root / "qe_empty" / "pw.out").write_text("")
-    (root / "qe_none").mkdir()
     outcar = (vasp / "OUTCAR").read_text().splitlines(keepends=True)
     first_free = next(i for i, line in enumerate(outcar) if "FREE ENERGIE" in line)
     cases = {
@@ -134,14 +140,14 @@ CASES: list[tuple[str, list[str], dict[str, str], tuple[str, ...]]] = [
     ("inputs-preset-wrong-code", ["inputs", GOOD_XYZ, "--code", "vasp", "--preset", "fast", "-o", "c"], {}, ("fast",)),
     ("inputs-override-no-equals", ["inputs", GOOD_XYZ, "--set", "foo", "-o", "c"], {}, ("foo",)),
     ("inputs-override-negative-cutoff", ["inputs", GOOD_XYZ, "--set", "ecutwfc_Ry=-5", "-o", "c"], {}, ("ecutwfc_Ry",)),
-    ("inputs-override-unknown-key", ["inputs", GOOD_XYZ, "--set", "mixing_bet=0.1", "-o", "c"], {"pseudo": "shared"}, ("mixing_bet",)),
+    ("inputs-override-unknown-key", ["inputs", GOOD_XYZ, "--set", "mixing_bet=0.1", "-o", "c"], {"pseudo": "usable"}, ("mixing_bet",)),
     ("inputs-unknown-calculation", ["inputs", GOOD_XYZ, "--calculation", "md", "-o", "c"], {}, ("md",)),
     ("preset-malformed-yaml", ["inputs", GOOD_XYZ, "--preset", "p_badyaml.yaml", "-o", "c"], {}, ("p_badyaml.yaml", "YAML")),
     ("preset-not-mapping", ["inputs", GOOD_XYZ, "--preset", "p_string.yaml", "-o", "c"], {}, ("p_string.yaml",)),
     ("preset-no-code", ["inputs", GOOD_XYZ, "--preset", "p_nocode.yaml", "-o", "c"], {}, ("code",)),
-    ("preset-bad-kpoints", ["inputs", GOOD_XYZ, "--preset", "p_kpoints.yaml", "-o", "c"], {"pseudo": "shared"}, ("kpoints",)),
-    ("pseudo-file-missing", ["inputs", GOOD_XYZ, "--preset", "p_missing_upf.yaml", "-o", "c"], {"pseudo": "shared"}, ("missing.UPF",)),
-    ("pseudo-element-unmapped", ["inputs", GOOD_XYZ, "--preset", "p_no_h.yaml", "-o", "c"], {"pseudo": "shared"}, ("H",)),
+    ("preset-bad-kpoints", ["inputs", GOOD_XYZ, "--preset", "p_kpoints.yaml", "-o", "c"], {"pseudo": "usable"}, ("kpoints",)),
+    ("pseudo-file-missing", ["inputs", GOOD_XYZ, "--preset", "p_missing_upf.yaml", "-o", "c"], {"pseudo": "library"}, ("missing.UPF",)),
+    ("pseudo-element-unmapped", ["inputs", GOOD_XYZ, "--preset", "p_no_h.yaml", "-o", "c"], {"pseudo": "library"}, ("H",)),
     ("pseudo-dir-empty", ["inputs", GOOD_XYZ, "-o", "c"], {"pseudo": "pseudo_empty"}, ("h_pbe_v1.4.uspp.F.UPF",)),
     ("pseudo-dir-nonexistent", ["inputs", GOOD_XYZ, "-o", "c"], {"pseudo": "no_such_dir"}, ("no_such_dir",)),
     ("pseudo-wrong-element", ["inputs", GOOD_XYZ, "-o", "c"], {"pseudo": "pseudo_wrong"}, ("is for O",)),
@@ -151,15 +157,10 @@ CASES: list[tuple[str, list[str], dict[str, str], tuple[str, ...]]] = [
     ("potcar-dir-wrong", ["inputs", GOOD_XYZ, "--code", "vasp", "--preset", "tio-mgo-vasp", "-o", "c"],
      {"PMG_VASP_PSP_DIR": "pseudo_empty"}, ("POTCAR",)),
     ("pseudo-check-missing-dir", ["pseudo", "check", "no_such_dir"], {}, ("no_such_dir",)),
-    # --- truncated and corrupted outputs
-    ("qe-killed-mid-scf", ["parse", "qe_midscf"], {}, ("truncated",)),
+    # --- empty and missing outputs (the damaged real outputs are REFDATA_CASES below)
     ("qe-empty-output", ["parse", "qe_empty"], {}, ("PWSCF",)),
     ("qe-no-output", ["parse", "qe_none"], {}, ("pw.out",)),
     ("qe-missing-folder", ["parse", "no_such_calc"], {}, ("no_such_calc",)),
-    ("vasp-outcar-truncated", ["parse", "vasp_outcar_cut", "--code", "vasp"], {}, ("OUTCAR",)),
-    ("vasp-outcar-no-energy", ["parse", "vasp_outcar_noe", "--code", "vasp"], {}, ("OUTCAR", "energy")),
-    ("vasp-vasprun-empty", ["parse", "vasp_xml_empty", "--code", "vasp"], {}, ("vasprun.xml",)),
-    ("vasp-vasprun-truncated", ["parse", "vasp_xml_cut", "--code", "vasp"], {}, ("vasprun.xml",)),
     ("cube-short-grid", ["analyze", "bader", "total_short.cube", "-o", "b.json"], {}, ("total_short.cube",)),
     ("cube-grids-differ", ["analyze", "bader", "total_6.cube", "spin_8.cube", "-o", "b.json"], {}, ("grid",)),
     # --- campaigns (the embedded launchpad of the project must stay untouched)
@@ -182,8 +183,8 @@ CASES: list[tuple[str, list[str], dict[str, str], tuple[str, ...]]] = [
     ("status-unknown-campaign", ["status", "--name", "nosuch"], {}, ("nosuch",)),
     ("rerun-unknown-campaign", ["rerun", "--name", "nosuch"], {}, ("nosuch",)),
     ("results-unknown-campaign", ["results", "--name", "nosuch"], {}, ("nosuch",)),
-    ("adsorbates-unknown-species", ["campaign", "adsorbates", "--preset", "fast", "--species", "TiH9"], {"pseudo": "shared"}, ("TiH9",)),
-    ("adsorbates-unknown-site", ["campaign", "adsorbates", "--preset", "fast", "--sites", "moon"], {"pseudo": "shared"}, ("moon",)),
+    ("adsorbates-unknown-species", ["campaign", "adsorbates", "--preset", "fast", "--species", "TiH9"], {"pseudo": "usable"}, ("TiH9",)),
+    ("adsorbates-unknown-site", ["campaign", "adsorbates", "--preset", "fast", "--sites", "moon"], {"pseudo": "usable"}, ("moon",)),
     # --- analysis inputs
     ("records-missing", ["analyze", "exchange", "--records", "nope.json", "-o", "x"], {}, ("nope.json",)),
     ("records-bad-json", ["analyze", "exchange", "--records", "rec_bad.json", "-o", "x"], {}, ("JSON",)),
@@ -193,18 +194,31 @@ CASES: list[tuple[str, list[str], dict[str, str], tuple[str, ...]]] = [
     ("records-unknown-campaign", ["analyze", "exchange", "--name", "nosuch-campaign", "-o", "x"], {}, ("nosuch-campaign",)),
 ]
 
+#: Truncated and corrupted real outputs (cut from ../shared/refdata); one test runs them all.
+REFDATA_CASES: list[tuple[str, list[str], tuple[str, ...]]] = [
+    ("qe-killed-mid-scf", ["parse", "qe_midscf"], ("truncated",)),
+    ("vasp-outcar-truncated", ["parse", "vasp_outcar_cut", "--code", "vasp"], ("OUTCAR",)),
+    ("vasp-outcar-no-energy", ["parse", "vasp_outcar_noe", "--code", "vasp"], ("OUTCAR", "energy")),
+    ("vasp-vasprun-empty", ["parse", "vasp_xml_empty", "--code", "vasp"], ("vasprun.xml",)),
+    ("vasp-vasprun-truncated", ["parse", "vasp_xml_cut", "--code", "vasp"], ("vasprun.xml",)),
+]
+
+
 @pytest.fixture
-def bad_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    _write_inputs(project)
+def bad_project(project: Path, monkeypatch: pytest.MonkeyPatch, qe_pseudo_library) -> Path:
+    _write_inputs(project, qe_pseudo_library)
     monkeypatch.delenv("PMG_VASP_PSP_DIR", raising=False)
     return project
 
 
-def _apply_env(env: dict[str, str], root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _apply_env(env: dict[str, str], root: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     for key, value in env.items():
-        if key == "pseudo":
-            path = PSEUDO_DIR if value == "shared" else root / value
-            monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(path))
+        if key == "pseudo" and value == "usable":  # what works for the fast preset (ld1.x set without ../shared)
+            request.getfixturevalue("qe_pseudos")
+        elif key == "pseudo" and value == "library":  # an explicit folder the preset's map is checked against
+            monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(request.getfixturevalue("qe_pseudo_library").folder))
+        elif key == "pseudo":
+            monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(root / value))
         elif value:
             monkeypatch.setenv(key, str(root / value))
         else:
@@ -212,7 +226,7 @@ def _apply_env(env: dict[str, str], root: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_at_least_30_distinct_cases() -> None:
-    ids = [c[0] for c in CASES]
+    ids = [c[0] for c in CASES] + [c[0] for c in REFDATA_CASES]
     assert len(set(ids)) == len(ids)
     assert len(ids) >= 30
 
@@ -220,17 +234,31 @@ def test_at_least_30_distinct_cases() -> None:
 @pytest.mark.parametrize("case_id, argv, env, needles", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_one_line_error_no_write(
     case_id: str, argv: list[str], env: dict[str, str], needles: tuple[str, ...],
-    bad_project: Path, run_cli, monkeypatch: pytest.MonkeyPatch,
+    bad_project: Path, run_cli, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
 ) -> None:
-    if env.get("pseudo") == "shared" or case_id.startswith(("qe-", "vasp-")):
-        if not PSEUDO_DIR.is_dir() or not REFDATA.is_dir():
-            pytest.skip("needs ../shared (pseudo and refdata)")
-    _apply_env(env, bad_project, monkeypatch)
+    _apply_env(env, bad_project, monkeypatch, request)
     before = snapshot(bad_project)
     result = run_cli(*argv)
     after = snapshot(bad_project)
     assert_one_line_error(result, *needles)
     assert not diff_snapshots(before, after), f"files changed by a failing command: {diff_snapshots(before, after)}"
+
+
+def test_damaged_real_outputs_one_line_error_no_write(bad_project: Path, run_cli) -> None:
+    """Every case of REFDATA_CASES in turn (one test: they all read ../shared/refdata)."""
+    if not REFDATA.is_dir():
+        pytest.skip("needs ../shared/refdata (real QE and VASP outputs)")
+    failures = []
+    for case_id, argv, needles in REFDATA_CASES:
+        before = snapshot(bad_project)
+        result = run_cli(*argv)
+        after = snapshot(bad_project)
+        try:
+            assert_one_line_error(result, *needles)
+            assert not diff_snapshots(before, after), f"files changed: {diff_snapshots(before, after)}"
+        except AssertionError as err:
+            failures.append(f"{case_id}: {err}")
+    assert not failures, "\n".join(failures)
 
 
 # ----------------------------------------------------------------------------- the real script

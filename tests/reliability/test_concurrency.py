@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from reliability_helpers import PSEUDO_DIR
-
 N_PROCESSES = 20
 N_RERUNNERS = 5
 
@@ -51,16 +49,13 @@ def _attempt(index: int, project: str, queue: "mp.Queue") -> None:
         queue.put((index, "crash", f"{type(err).__name__}: {err}", []))
 
 
-def test_twenty_concurrent_writers_lose_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_twenty_concurrent_writers_lose_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qe_pseudos) -> None:
     pytest.importorskip("tipsurf.workflows.scan")
-    if not PSEUDO_DIR.is_dir():
-        pytest.skip("needs ../shared/pseudo")
     if "fork" not in mp.get_all_start_methods():
         pytest.skip("needs fork")
     from tipsurf.workflows import store
     from tipsurf.workflows.launchpad import open_launchpad
 
-    monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(PSEUDO_DIR))
     cfg = Path(os.environ["TIPSURF_CONFIG"])
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text('qe_version: "6.7"\n')

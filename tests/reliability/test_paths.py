@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reliability_helpers import PSEUDO_DIR, snapshot
+from reliability_helpers import snapshot
 
 
 def _umask() -> int:
@@ -44,12 +44,8 @@ def test_atomic_files_follow_umask(tmp_path: Path, strict_umask: int) -> None:
     assert _mode(b.parent) == 0o777 & ~strict_umask
 
 
-def test_cli_outputs_not_world_writable(project: Path, run_cli, strict_umask: int,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_outputs_not_world_writable(project: Path, run_cli, strict_umask: int, qe_pseudos) -> None:
     """Structure files, calculation folders and the launchpad state get the user's permissions."""
-    if not PSEUDO_DIR.is_dir():
-        pytest.skip("needs ../shared/pseudo")
-    monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(PSEUDO_DIR))
     assert run_cli("build", "molecule", "--species", "H2", "--box", "6", "-o", "out/h2.xyz").rc == 0
     assert run_cli("inputs", "out/h2.xyz", "-o", "calc").rc == 0
     created = list(project.rglob("*"))
@@ -88,16 +84,14 @@ def test_version_probe_leaves_no_files_in_cwd(tmp_path: Path, monkeypatch: pytes
 
 
 @pytest.mark.parametrize("name", ["../../etc", "a/b", "/abs/olute", "..", "x\x00y"])
-def test_campaign_name_cannot_escape_project(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_campaign_name_cannot_escape_project(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            qe_pseudos) -> None:
     """A campaign named like a path is rejected, or used only as a database key (no file outside)."""
     pytest.importorskip("tipsurf.workflows.scan")
-    if not PSEUDO_DIR.is_dir():
-        pytest.skip("needs ../shared/pseudo")
     from tipsurf.errors import InputError
     from tipsurf.structures.specs import MnW110Spec, TipSpec
     from tipsurf.workflows.scan import add_distance_scan
 
-    monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(PSEUDO_DIR))
     cfg = Path(os.environ["TIPSURF_CONFIG"])
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text('qe_version: "6.7"\n')

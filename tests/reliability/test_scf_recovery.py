@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reliability_helpers import PSEUDO_DIR, need_program
+from reliability_helpers import need_program
 
 RY_TO_EV = 13.605693122994
 
@@ -35,13 +35,11 @@ def _preset(extra: dict) -> dict:
 
 
 @pytest.mark.pwx
-def test_induced_scf_failure_recovered_and_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_induced_scf_failure_recovered_and_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qe_pseudos) -> None:
+    """Pseudopotentials: ../shared GBRV, else tipsurf's ld1.x set (qe_pseudos)."""
     need_program("pw.x")
-    if not PSEUDO_DIR.is_dir():
-        pytest.skip("needs ../shared/pseudo")
     from tipsurf.engines.base import get_engine
 
-    monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(PSEUDO_DIR))
     engine = get_engine("qe")
 
     engine.write_inputs(_fe2(), _preset({}), tmp_path / "ref")

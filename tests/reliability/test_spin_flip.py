@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reliability_helpers import PSEUDO_DIR, need_program
+from reliability_helpers import need_program
 
 
 def forced_flip_record(directory: Path, start_muB: float = 2.5, total_muB: float = 4.4) -> dict:
@@ -41,15 +41,13 @@ def forced_flip_record(directory: Path, start_muB: float = 2.5, total_muB: float
 
 
 @pytest.mark.pwx
-def test_forced_spin_flip_is_flagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forced_spin_flip_is_flagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qe_pseudos) -> None:
+    """Pseudopotentials: ../shared GBRV, else tipsurf's ld1.x set (qe_pseudos)."""
     need_program("pw.x")
-    if not PSEUDO_DIR.is_dir():
-        pytest.skip("needs ../shared/pseudo")
     import copy
 
     from tipsurf.analysis.exchange import configuration_problem, exchange_table
 
-    monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(PSEUDO_DIR))
     ap = forced_flip_record(tmp_path / "ap")
     assert ap["converged"] and ap["energy_eV"] is not None
     moments = ap["magmoms_muB"]

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from wf_helpers import SHARED, require_pw
+from wf_helpers import require_pw
 
 
 @pytest.fixture
-def pseudo_env(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """TIPSURF_PSEUDO_DIR -> ../shared/pseudo (GBRV); needs pw.x for the version banner."""
-    path = SHARED / "pseudo"
-    if not path.is_dir():
-        pytest.skip(f"needs the shared pseudopotentials in {path}")
+def pseudo_env(pseudo_provider, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - conftest.PseudoSet
+    """Pseudopotentials for the tiny Mn/W(110) scan models; needs pw.x for the version banner.
+
+    ../shared/pseudo (GBRV) as TIPSURF_PSEUDO_DIR when present, else no TIPSURF_PSEUDO_DIR and
+    tipsurf's ld1.x set in this test's cache (the engine's zero-configuration path).
+    """
     require_pw()
-    monkeypatch.setenv("TIPSURF_PSEUDO_DIR", str(path))
-    return path
+    chosen = pseudo_provider.usable(Path(os.environ["TIPSURF_CACHE_DIR"]))
+    chosen.apply_env(monkeypatch)
+    return chosen
+
+
+@pytest.fixture
+def pseudo_library_env(pseudo_provider, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - conftest.PseudoSet
+    """An explicit TIPSURF_PSEUDO_DIR covering every preset element, Ag included (without
+    ../shared: the generated set plus the test-written Ag stand-in, for campaigns that only
+    write inputs); pass ``.preset_overrides()`` to the campaign.  Needs pw.x for the banner."""
+    require_pw()
+    chosen = pseudo_provider.library()
+    chosen.apply_env(monkeypatch)
+    return chosen

@@ -34,7 +34,7 @@ def test_parse_distances_accepts_lists_and_inclusive_ranges() -> None:
             parse_distances(bad)
 
 
-def test_scan_graph_has_separate_far_to_near_p_and_ap_chains(tmp_path: Path, pseudo_env: Path) -> None:
+def test_scan_graph_has_separate_far_to_near_p_and_ap_chains(tmp_path: Path, pseudo_env) -> None:
     report = add_distance_scan(distances="4.0,4.5,5.0", name="g", project_dir=tmp_path, **tiny_scan_kwargs())
     assert len(report.added) == 6 + 2 and report.analysis_added  # 6 points, slab and tip fragments
     docs = _fireworks(tmp_path)
@@ -66,7 +66,7 @@ def test_scan_graph_has_separate_far_to_near_p_and_ap_chains(tmp_path: Path, pse
     assert len({p["spec"][SPEC_FINGERPRINT] for p in points.values()}) == 6
 
 
-def test_resubmitting_the_same_scan_adds_nothing(tmp_path: Path, pseudo_env: Path) -> None:
+def test_resubmitting_the_same_scan_adds_nothing(tmp_path: Path, pseudo_env) -> None:
     first = add_distance_scan(distances="4.5,5.0", name="dup", project_dir=tmp_path, **tiny_scan_kwargs())
     second = add_distance_scan(distances="4.5,5.0", name="dup", project_dir=tmp_path, **tiny_scan_kwargs())
     assert len(first.added) == 4 + 2 and not second.added and not second.analysis_added
@@ -80,7 +80,7 @@ def test_resubmitting_the_same_scan_adds_nothing(tmp_path: Path, pseudo_env: Pat
     assert status["total"] == 8 and status["counts"]["ready"] == 2 + 2 and status["counts"]["waiting"] == 4
 
 
-def test_no_warm_start_gives_independent_points(tmp_path: Path, pseudo_env: Path) -> None:
+def test_no_warm_start_gives_independent_points(tmp_path: Path, pseudo_env) -> None:
     add_distance_scan(distances="4.5,5.0", name="cold", warm_start=False, project_dir=tmp_path, **tiny_scan_kwargs())
     docs = _fireworks(tmp_path)
     points = [d for d in docs.values() if d["spec"][SPEC_ROLE] == "point"]
@@ -88,7 +88,7 @@ def test_no_warm_start_gives_independent_points(tmp_path: Path, pseudo_env: Path
     assert all(d["spec"]["_tasks"][0]["warm_start_from"] == [] for d in points)
 
 
-def test_pre_steps_feed_every_point(tmp_path: Path, pseudo_env: Path) -> None:
+def test_pre_steps_feed_every_point(tmp_path: Path, pseudo_env) -> None:
     report = add_distance_scan(distances="4.5,5.0", name="pre", relax_tip=True, relax_slab=True,
                                project_dir=tmp_path, **tiny_scan_kwargs())
     assert len(report.added) == 2 + 2 + 4  # relaxations, fragments, points
@@ -103,8 +103,10 @@ def test_pre_steps_feed_every_point(tmp_path: Path, pseudo_env: Path) -> None:
         assert {p["fw_id"] for p in points if p["spec"][SPEC_POINT]["distance_A"] == 5.0} <= set(fw["children"])
 
 
-def test_adsorbate_campaign_structure(tmp_path: Path, pseudo_env: Path) -> None:
-    report = add_adsorbate_campaign(preset="fast", name="ads", project_dir=tmp_path)
+def test_adsorbate_campaign_structure(tmp_path: Path, pseudo_library_env) -> None:
+    """MgO/Ag(100): without ../shared the Ag file is the tests' own stand-in (inputs only, nothing runs)."""
+    overrides = pseudo_library_env.preset_overrides()
+    report = add_adsorbate_campaign(preset="fast", preset_overrides=overrides, name="ads", project_dir=tmp_path)
     # TiHx (5) x sites (2) x MgO thickness (2) + 2 bare slabs + H2
     assert len(report.added) == 23 and report.analysis_added
     docs = _fireworks(tmp_path)
@@ -122,11 +124,11 @@ def test_adsorbate_campaign_structure(tmp_path: Path, pseudo_env: Path) -> None:
     post = [t for d in calcs if d["spec"][SPEC_ROLE] != "reference" for t in d["spec"]["_tasks"][1:]]
     assert len(post) == 22 and all(t["function"] == "tipsurf.analysis.volumetric:qe_density_cubes" for t in post)
     assert analysis["spec"]["_tasks"][0]["function"] == "tipsurf.analysis.gibbs:energies_from_records"
-    again = add_adsorbate_campaign(preset="fast", name="ads", project_dir=tmp_path)
+    again = add_adsorbate_campaign(preset="fast", preset_overrides=overrides, name="ads", project_dir=tmp_path)
     assert not again.added and len(again.existing) == 23
 
 
-def test_slurm_and_pbs_scripts_carry_the_requested_resources(tmp_path: Path, pseudo_env: Path) -> None:
+def test_slurm_and_pbs_scripts_carry_the_requested_resources(tmp_path: Path, pseudo_env) -> None:
     add_distance_scan(distances="4.5,5.0", name="q", project_dir=tmp_path, **tiny_scan_kwargs())
     slurm = submit_campaign("q", "slurm", dry_run=True, project_dir=tmp_path, overrides={
         "account": "proj42", "queue": "short", "nodes": 2, "ntasks_per_node": 16, "walltime": "01:30:00",
@@ -163,7 +165,7 @@ def test_unknown_adsorbate_species_is_named_before_any_preset_or_database_work(t
     assert not (tmp_path / ".tipsurf").exists()
 
 
-def test_preset_decides_the_reference_protocols_pre_relaxations(tmp_path: Path, pseudo_env: Path) -> None:
+def test_preset_decides_the_reference_protocols_pre_relaxations(tmp_path: Path, pseudo_env) -> None:
     from tipsurf.engines.presets import load_preset
 
     assert load_preset("mnw110-vasp", "vasp")["relax_parts_before_scan"] is True  # production: on

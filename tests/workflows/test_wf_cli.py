@@ -15,7 +15,7 @@ TINY = ["--tip", "Fe", "--site", "top", "--tip-layers", "1", "--w-layers", "1", 
         "--set", "degauss_Ry=0.1", "--set", "dipole_correction=false"]
 
 
-def test_scan_status_submit_results_commands(tmp_path: Path, pseudo_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_scan_status_submit_results_commands(tmp_path: Path, pseudo_env, capsys: pytest.CaptureFixture[str]) -> None:
     project = ["--project", str(tmp_path)]
     assert main(["scan", *TINY, "--distances", "4.5:5.0:0.5", "--name", "cli", "--json", *project]) == 0
     added = json.loads(capsys.readouterr().out)
@@ -35,7 +35,7 @@ def test_scan_status_submit_results_commands(tmp_path: Path, pseudo_env: Path, c
     assert results["records"] == [] and results["analysis"] is None
 
 
-def test_user_errors_are_one_line_and_write_nothing(tmp_path: Path, pseudo_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_errors_are_one_line_and_write_nothing(tmp_path: Path, pseudo_env, capsys: pytest.CaptureFixture[str]) -> None:
     project = ["--project", str(tmp_path)]
     assert main(["scan", *TINY, "--distances", "5:4:0.5", "--name", "bad", *project]) != 0
     err = capsys.readouterr().err
