@@ -26,12 +26,12 @@ from tipsurf.workflows.store import load_campaign_records
 
 pytestmark = [pytest.mark.pwx, pytest.mark.slow]
 
-#: The whole demo (every distance of the model) takes ~25 min of two cores: too long for the
+#: The whole demo (every distance of the model) takes ~30 min of two cores: too long for the
 #: test suite's budget.  The suite runs the demo at its largest distance only (fragments, one p/ap
-#: pair, the second run) and checks the mechanics; TIPSURF_DEMO_FULL=1 runs the full demo and
-#: asserts the physics acceptance (decay, F_ex = -dE_ex/dd) from that run.
+#: pair, the second run) and checks the mechanics; ``TIPSURF_DEMO_FULL=1 python -m pytest
+#: tests/demo -m "pwx"`` runs the full demo and asserts the physics acceptance (decay,
+#: F_ex = -dE_ex/dd) from that run (the ``demo_full`` test is deselected otherwise).
 FULL = os.environ.get("TIPSURF_DEMO_FULL") == "1"
-full_only = pytest.mark.skipif(not FULL, reason="the full demo runs with TIPSURF_DEMO_FULL=1 (~25 min)")
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +83,10 @@ def test_model_is_floating_with_isolated_apex_and_no_spin_flip(demo_run: dict) -
         assert min(mn) > 3.0  # c(2x2) AFM Mn keeps a large moment (reference study ~3.6 muB)
 
 
-@full_only
+@pytest.mark.demo_full
 def test_exchange_decays_and_its_force_is_its_derivative(demo_run: dict) -> None:
+    if not FULL:
+        pytest.fail("the physics acceptance needs the full demo: run it with TIPSURF_DEMO_FULL=1")
     (checks,) = demo_run["table"]["checks"]
     rows = sorted((r for r in demo_run["table"]["rows"] if r["valid"]), key=lambda r: r["d_A"])
     near, far = abs(rows[0]["E_ex_eV"]), abs(rows[-1]["E_ex_eV"])

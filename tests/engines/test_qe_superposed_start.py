@@ -88,7 +88,8 @@ def test_a_neighbour_lends_its_wavefunctions(tmp_path: Path, config: Config) -> 
     assert get_pw_parameter(folder / "pw.in", "electrons", "startingwfc") == "file"
     assert (Path(calc_save_dir(folder)) / "wfcdw1.dat").read_bytes() == b"wfcdw1.dat"
     info = json.loads((folder / "tipsurf_calc.json").read_text())
-    assert {"wfcup1.dat", "wfcdw1.dat", "charge-density.dat"} <= set(info["restart_files"])
+    assert {"wfcup1.dat", "wfcdw1.dat", "data-file-schema.xml", "charge-density.dat"} <= set(info["restart_files"])
+    assert (Path(calc_save_dir(folder)) / "data-file-schema.xml").is_file()  # pw.x reads the states only with it
 
 
 def test_fragments_that_do_not_add_up_start_cold_and_say_why(tmp_path: Path, config: Config) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from wf_helpers import SHARED, require_pw, tiny_scan_kwargs
+from wf_helpers import require_pw, tiny_scan_kwargs
 
 from tipsurf.workflows import store
 from tipsurf.workflows.launchpad import open_launchpad
@@ -31,15 +31,14 @@ KILLER_RUN = "import sys; from tipsurf.workflows.runner import run_campaign; run
 
 
 @pytest.fixture(scope="module")
-def tiny_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    if not (SHARED / "pseudo").is_dir():
-        pytest.skip(f"needs the shared pseudopotentials in {SHARED / 'pseudo'}")
+def tiny_env(tmp_path_factory: pytest.TempPathFactory, pseudo_provider: Any) -> Iterator[Path]:
+    """../shared GBRV if present, else tipsurf's own ld1.x pseudopotentials (a clean clone)."""
     require_pw()
     home = tmp_path_factory.mktemp("wf-home")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TIPSURF_PSEUDO_DIR", str(SHARED / "pseudo"))
         mp.setenv("TIPSURF_CONFIG", str(home / "config.yaml"))
         mp.setenv("TIPSURF_CACHE_DIR", str(home / "cache"))
+        pseudo_provider.usable(home / "cache").apply_env(mp)
         mp.setenv("OMP_NUM_THREADS", "1")
         mp.delenv("TIPSURF_LAUNCHPAD", raising=False)
         yield home
@@ -110,6 +109,7 @@ def test_points_start_from_fragments_and_neighbours_of_their_own_configuration(w
         far, near = records[(config, 5.0)], records[(config, 4.5)]
         assert far["_warm_start_from"] is None and far["extra"]["restart_method"] == "superposed"
         assert near["_warm_start_from"] == far["fingerprint"] and near["extra"]["restart_method"] == "neighbour-delta"
+        assert "Starting wfcs from file" in (Path(near["_calc_dir"]) / "pw.out").read_text()  # the neighbour's states
         info = json.loads((Path(near["_calc_dir"]) / "tipsurf_calc.json").read_text())
         parts = info["restart_parts"]
         assert parts[0]["save_dir"].startswith(far["_calc_dir"])  # the neighbour of the same configuration

@@ -142,12 +142,19 @@ def superposed_start(parts: list[DensityPart], directory: Path, electrons: float
 
 
 def copy_wavefunctions(source_save: Path, directory: Path) -> list[str]:
-    """Copy the ``wfc*.dat`` files of a converged run into this folder's save dir (names copied)."""
+    """Copy a converged run's Kohn-Sham states (``wfc*.dat``) into this folder's save dir.
+
+    pw.x 6.7 reads ``startingwfc='file'`` only when the save dir also holds a
+    ``data-file-schema.xml`` (without it, it silently starts from random atomic states;
+    measured), so the source's XML is copied with them; pw.x takes the structure from ``pw.in``.
+    Returns the names copied (empty when the source has no states).
+    """
     files = sorted(source_save.glob("wfc*.dat"))
+    xml = source_save / "data-file-schema.xml"
     target = directory / OUTDIR / f"{PREFIX}.save"
-    if not files or not (source_save / "data-file-schema.xml").is_file():
+    if not files or not xml.is_file():
         return []
     target.mkdir(parents=True, exist_ok=True)
-    for path in files:
+    for path in [*files, xml]:
         shutil.copyfile(path, target / path.name)
-    return [path.name for path in files]
+    return [path.name for path in [*files, xml]]
