@@ -113,3 +113,57 @@ def test_next_run_finishes_without_recomputing_finished_points(stopped: dict[str
     assert status["counts"]["done"] == status["total"] == 6 and status["analysis_state"] == "COMPLETED"
     completed = [launch["fw_id"] for launch in stopped["launches"] if launch["state"] == "COMPLETED"]
     assert len(completed) == len(set(completed))  # no Firework completed twice
+
+
+def _signal_when_iterating(cmd: list[str], folder: Path, env: dict[str, str], sig: int) -> dict[str, Any]:
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(p.read_text(errors="replace").count("estimated scf accuracy") >= 1 for p in folder.rglob("pw.out")):
+            break
+        time.sleep(0.3)
+    t0 = time.monotonic()
+    os.killpg(proc.pid, sig)
+    out, err = proc.communicate(timeout=60)
+    return {"rc": proc.returncode, "took_s": time.monotonic() - t0, "stderr": err, "left": _pw_in(folder)}
+
+
+def test_ctrl_c_stops_the_demo_and_its_pw_x(env: dict[str, str], tmp_path: Path) -> None:
+    run = _signal_when_iterating([sys.executable, "-m", "tipsurf.cli", "demo", "-o", str(tmp_path / "demo")],
+                                 tmp_path / "demo", env, signal.SIGINT)
+    assert run["rc"] == 130 and run["took_s"] < 20 and run["left"] == []
+    assert "Traceback" not in run["stderr"] and "run the same command to resume" in run["stderr"]
+    status = campaign_status(None, project_dir=tmp_path / "demo")["campaigns"][0]["counts"]
+    assert status["running"] == 0 and status["failed"] == 0
+
+
+def test_sigterm_stops_run_calc_and_its_pw_x(env: dict[str, str], tmp_path: Path) -> None:
+    from wf_helpers import TINY_OVERRIDES
+
+    from tipsurf.engines.presets import load_preset, merge_preset
+    from tipsurf.engines.qe import QEEngine
+    from tipsurf.structures.specs import JunctionSpec
+
+    kwargs = tiny_scan_kwargs()
+    atoms = JunctionSpec(kwargs["surface"], kwargs["tip"], "top", 0, 4.5, "p", vacuum_above_tip_A=5.0).build()
+    QEEngine().write_inputs(atoms, merge_preset(load_preset("fast"), TINY_OVERRIDES), tmp_path / "calc")
+    run = _signal_when_iterating([sys.executable, "-m", "tipsurf.cli", "run-calc", "--code", "qe", str(tmp_path / "calc")],
+                                 tmp_path / "calc", env, signal.SIGTERM)
+    assert run["rc"] != 0 and run["took_s"] < 20 and run["left"] == []
+    assert "Traceback" not in run["stderr"] and run["stderr"].strip().startswith("error:")
+    assert (tmp_path / "calc" / "pw.out.interrupted").is_file()
+
+
+def test_failed_points_get_one_line_and_are_retried_by_the_next_run(env: dict[str, str], tmp_path: Path) -> None:
+    add_distance_scan(distances="5.0", configs=["p"], name="retry", warm_start=False, project_dir=tmp_path,
+                      **tiny_scan_kwargs())
+    broken = {**env, "TIPSURF_PW_COMMAND": "false"}  # pw.x 'crashes' at once (exit 1, no output)
+    cmd = [sys.executable, "-m", "tipsurf.cli", "run", "--name", "retry", "--project", str(tmp_path)]
+    first = subprocess.run(cmd, env=broken, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in first.stderr
+    failed = [line for line in first.stderr.splitlines() if line.startswith("failed")]
+    assert len(failed) == 1 and "log:" in failed[0] and "rocket_errors.log" in failed[0]
+    assert campaign_status("retry", project_dir=tmp_path)["counts"]["failed"] == 1
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)  # the cause is gone
+    assert second.returncode == 0 and "retrying 1 point(s)" in second.stderr
+    assert campaign_status("retry", project_dir=tmp_path)["counts"]["done"] == 1

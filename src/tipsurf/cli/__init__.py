@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
+        from tipsurf.concurrency import stop_children
+
+        stop_children()  # never leave a pw.x behind
         print("error: interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)
         return 130
     except typer.Exit as exc:

@@ -178,9 +178,10 @@ def _run(name: str | None, launchpad: str | None, project: Path | None, as_json:
             desc = {"start": f"running {label}", "done": f"finished {label} ({(event.get('state') or '').lower()})"}.get(event["event"], f"campaign {name or '(all)'}")
             bar.update(task, total=event["total"] or None, completed=counts["done"], description=desc)
             if event["event"] == "begin" and event.get("requeued"):
-                console.print(f"retrying {len(event['requeued'])} point(s) that failed or were interrupted before")
+                console.print(f"retrying {len(event['requeued'])} point(s) that failed or were interrupted before", soft_wrap=True)
             if event["event"] == "done" and event.get("state") == "FIZZLED":
-                console.print(f"[red]failed[/red] {label}: {event.get('reason') or 'see the log'} (log: {event.get('log')})")
+                console.print(f"[red]failed[/red] {label}: {event.get('reason') or 'see the log'} (log: {event.get('log')})",
+                              soft_wrap=True)  # one line, whatever the terminal width
 
         out = run_campaign(name, progress=progress, launchpad=launchpad, project_dir=project, workers=workers)
     if as_json:

@@ -70,7 +70,7 @@ def _progress_callback(progress: Any, task_id: Any) -> Any:
             line = f"  {event.get('label')}: {str(event.get('state')).lower()} in {took:.0f} s"
             if event.get("reason"):
                 line += f": {event['reason']} (log: {event.get('log')})"
-            progress.console.print(line)
+            progress.console.print(line, soft_wrap=True)
             progress.update(task_id, total=total, completed=done)
         else:
             progress.update(task_id, total=total, completed=done)

@@ -366,9 +366,15 @@ class _RocketLoop:
             stopped = stop_children()
             for thread in threads:
                 thread.join(timeout=120)
+            stopped += stop_children()  # a pw.x that started while the stop was under way
             with holding_state():
+                # every rocket in flight is queued again, also one whose worker did not get to
+                # record it (stopped between check-out and pw.x, or still inside custodian)
+                self.interrupted.update(self.running)
                 for fw_id in list(self.interrupted):
-                    self.handle.lp.rerun_fw(fw_id, rerun_duplicates=False)
+                    state = (self.handle.lp.fireworks.find_one({"fw_id": fw_id}, {"state": 1}) or {}).get("state")
+                    if state in ("RUNNING", "RESERVED", "FIZZLED"):
+                        self.handle.lp.rerun_fw(fw_id, rerun_duplicates=False)
                 self.handle.flush()
         STOP_REQUESTED.clear()
         name = signal.Signals(signum).name
