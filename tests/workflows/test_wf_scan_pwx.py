@@ -202,3 +202,29 @@ def test_warm_start_saves_scf_iterations(warm_scan: dict[str, Any], cold_after_k
     cold = cold_after_kill["cold_points"]
     # measured: superposed fragments 9 vs 33 from atoms at 5.0 A, neighbour delta 6 vs 40 at 4.5 A
     assert sum(warm[("p", d)]["n_scf"] for d in (5.0, 4.5)) <= 0.5 * sum(cold[("p", d)]["n_scf"] for d in (5.0, 4.5))
+
+
+def test_wall_time_stopped_point_resumes_in_the_next_allocation(tiny_env: Path, tmp_path: Path) -> None:
+    """Issue 12 item 2: a point that needs two allocations goes on where it stopped."""
+    # an allocation of about half the point's cold run time on this machine, measured first
+    t0 = time.monotonic()
+    add_distance_scan(distances="5.0", configs=["p"], name="probe", warm_start=False, project_dir=tmp_path / "probe",
+                      **tiny_scan_kwargs())
+    run_campaign("probe", project_dir=tmp_path / "probe")
+    walltime_s = max(3.0, 0.5 * (time.monotonic() - t0))
+    add_distance_scan(distances="5.0", configs=["p"], name="wall", warm_start=False, walltime_s=walltime_s,
+                      project_dir=tmp_path, **tiny_scan_kwargs())
+    allocations = 0
+    for _ in range(20):  # each run_campaign is one allocation of 2 s of pw.x
+        allocations += 1
+        if run_campaign("wall", project_dir=tmp_path)["status"]["counts"]["done"] == 1:
+            break
+    with open_launchpad(project_dir=tmp_path) as handle:
+        (record,) = [r for r in store.campaign_records(handle.db, "wall") if r["metadata"].get("config") == "p"]
+    assert record["converged"] and allocations >= 2, allocations  # it did need more than one allocation
+    walltime_stops = [c for c in record["corrections"] if c["handler"] == "WalltimeHandler"]
+    assert len(walltime_stops) >= allocations - 1  # the corrections of every allocation survive
+    folder = Path(record["_calc_dir"])
+    assert "The initial density is read from file" in (folder / "pw.out").read_text()  # from the saved density
+    stopped = [p for p in folder.glob("pw.out*") if "Maximum CPU time exceeded" in p.read_text()]
+    assert stopped  # an earlier allocation's output is kept

@@ -228,11 +228,17 @@ class CalcTask(FiretaskBase):
         busy = processes_running_in(calc_dir)
         if busy:
             raise CalculationFailedError(
-                f"process {busy[0]} (left by a stopped run) still works in {calc_dir}; wait for it or kill it, then 'tipsurf rerun'"
+                f"process {busy[0]} (left by a stopped run) still works in {calc_dir}; wait for it or kill it, then run the same command again"
             )
         finished = self._finished_in_folder(engine, calc_dir)
         if finished is not None:  # killed after the code finished but before the store was saved
             return self._store(db, finished.as_dict(), calc_dir, None, finished.fingerprint or self["fingerprint"])
+        if getattr(engine, "resumable", None) and engine.resumable(calc_dir, self["fingerprint"]):
+            # stopped at the wall time of an earlier allocation: go on from its saved density, with
+            # its handler state and corrections, instead of writing the inputs afresh
+            engine.prepare_resume(calc_dir, self._walltime_s(fw_spec))
+            result = engine.run(calc_dir, max_errors=int(self.get("max_errors", 5)))
+            return self._store(db, result.as_dict(), calc_dir, None, self["fingerprint"])
         warm_fp, warm_dir = self._warm_source(db)
         parts = self._fragment_start(db, atoms, warm_fp, warm_dir)
         start: dict[str, Any] = {}

@@ -23,7 +23,7 @@ from tipsurf.config import Config, load_config
 from tipsurf.engines.base import PreparedCalc
 from tipsurf.engines.fingerprint import fingerprint
 from tipsurf.engines.presets import validate_preset
-from tipsurf.engines.qe.handlers import CALC_FILE, STATE_FILE
+from tipsurf.engines.qe.handlers import CALC_FILE, STATE_FILE, saved_density
 from tipsurf.engines.qe.inputs import (
     OUTDIR,
     PREFIX,
@@ -36,6 +36,7 @@ from tipsurf.engines.qe.inputs import (
     kpoint_mesh,
     physics_settings,
     render_pw_input,
+    set_pw_parameter,
     split_species,
 )
 from tipsurf.engines.qe.job import CORRECTIONS_FILE, PW_STDERR, read_corrections, run_pw
@@ -339,6 +340,29 @@ class QEEngine:
             raise CalculationFailedError(f"pw.x finished in {directory} without a converged SCF; see {directory / PW_OUTPUT}")
         write_json_atomic(directory / RESULT_FILE, result.as_dict())
         return result
+
+    def resumable(self, directory: str | Path, fingerprint: str) -> bool:
+        """True if ``directory`` holds a run of ``fingerprint`` stopped at its wall time, ready to go on.
+
+        That is: the inputs are those of ``fingerprint``, the last correction is the wall-time
+        stop that left ``pw.in`` prepared to restart (``startingpot='file'``) and pw.x saved a
+        charge density.  Rewriting the inputs would throw that away.
+        """
+        directory = Path(directory)
+        try:
+            info = _read_calc_info(directory)
+        except (OutputError, InputError):
+            return False
+        corrections = read_corrections(directory)
+        last = corrections[-1] if corrections else {}
+        return (info.get("fingerprint") == fingerprint and last.get("handler") == "WalltimeHandler"
+                and last.get("actions") is None and bool(last.get("prepared")) and saved_density(directory) is not None
+                and (directory / PW_INPUT).is_file())
+
+    def prepare_resume(self, directory: str | Path, walltime_s: float | None) -> None:
+        """Give a wall-time-stopped run the new allocation's ``max_seconds`` (90 % of it), nothing else."""
+        seconds = float(max(1.0, round(0.9 * float(walltime_s), 1))) if walltime_s else None
+        set_pw_parameter(Path(directory) / PW_INPUT, "control", "max_seconds", seconds)
 
     def parse(self, directory: str | Path) -> CalcResult:
         """Build the result record from the files in ``directory`` (raises OutputError)."""
