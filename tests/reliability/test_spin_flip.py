@@ -57,7 +57,8 @@ def test_forced_spin_flip_is_flagged(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert problem is not None and "spin flip" in problem
 
     p = copy.deepcopy(ap)
-    p["metadata"]["config"] = "p"  # the same ferromagnetic state is a valid p point
+    p["metadata"]["config"] = "p"  # the same ferromagnetic state is a valid p point ...
+    p["extra"]["initial_magmoms_muB"] = [2.5, 2.5]  # ... of a run that started parallel
     assert configuration_problem(p) is None
 
     table = exchange_table([p, ap])
