@@ -262,6 +262,31 @@ def _signals_ignored() -> Iterator[None]:
             signal.signal(sig, previous)
 
 
+@contextmanager
+def _thread_errors_to(path: Path) -> Iterator[None]:
+    """Uncaught exceptions of helper threads (e.g. FireWorks' ping of a launch that a stop just
+    queued again) go to ``path``, never as a traceback on the console."""
+    import traceback
+
+    def hook(args: Any) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as log:
+            log.write(f"thread {args.thread.name if args.thread else '?'}:\n")
+            log.write("".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
+
+    old = threading.excepthook
+    threading.excepthook = hook
+    stopped = False
+    try:
+        yield
+    except BaseException:
+        stopped = True  # daemon threads of the stopped rockets may still fail on the way out: keep the hook
+        raise
+    finally:
+        if not stopped:
+            threading.excepthook = old
+
+
 class _RocketLoop:
     """The pull-run-save loop of :func:`run_campaign`, shared by its worker threads."""
 
@@ -347,7 +372,7 @@ class _RocketLoop:
     def run_threads(self, workers: int) -> None:
         """Run ``workers`` loops in threads; this (main) thread waits and handles stop signals."""
         threads = [threading.Thread(target=self._work_quietly, name=f"tipsurf-worker-{i}", daemon=True) for i in range(workers)]
-        with _signals_raise_stop():
+        with _signals_raise_stop(), _thread_errors_to(self.handle.launches_dir / "thread_errors.log"):
             try:
                 for thread in threads:
                     thread.start()
