@@ -30,6 +30,7 @@ from tipsurf.engines.qe.restart import (
     write_charge_density,
 )
 from tipsurf.errors import InputError, OutputError
+from scf_starts import KNOWN_GENERATED_WARM_START, first_scf_error_Ry
 
 BOHR_PER_A = 1.8897261246257702
 ECUTRHO_RY = 120.0
@@ -246,20 +247,6 @@ def test_qe_miller_order_matches_pw_files(scan: dict[str, Path]) -> None:
         order = qe_miller_order(density.b_vectors_per_bohr, 200.0, float(np.linalg.norm(cell_bohr[0])), density.gamma_only)
         assert np.array_equal(order, density.miller)
         assert density.electrons == pytest.approx(31.0, abs=1e-6)  # Mn 15 + Fe 16 valence electrons
-
-
-KNOWN_GENERATED_WARM_START = (
-    "measured 2026-12-01 with tipsurf's generated pseudopotentials: a neighbour's converged density starts these toys "
-    "WORSE than atomic densities (first SCF error 2.2 vs 0.19 Ry FeCo, 2.7 vs 2.0 Ry Mn/Fe; 16 vs 15, 14 vs 10 "
-    "iterations), not so with GBRV: an open defect of the generated set's starts"
-)
-
-
-def first_scf_error_Ry(folder: Path) -> float:
-    """The estimated SCF accuracy after pw.x's first iteration (how good its starting density was)."""
-    from tipsurf.engines.qe.handlers import scf_errors_Ry
-
-    return scf_errors_Ry((folder / "pw.out").read_text())[0]
 
 
 @pytest.mark.pwx

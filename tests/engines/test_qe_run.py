@@ -19,6 +19,7 @@ from tipsurf.engines.qe import QEEngine
 from tipsurf.engines.qe.inputs import get_pw_parameter, set_pw_parameter
 from tipsurf.engines.qe.projwfc import run_projwfc
 from tipsurf.errors import CalculationFailedError, ProgramNotFoundError
+from scf_starts import KNOWN_GENERATED_WARM_START, first_scf_error_Ry
 
 pytestmark = pytest.mark.pwx
 
@@ -89,20 +90,6 @@ def test_projwfc_lowdin_moments(feco_run: Path, run_pseudos) -> None:
     assert sum(lowdin["charges_e"]) == pytest.approx(valence, abs=valence * max(lowdin["spilling"], 0.01) + 0.1)
     assert lowdin["moments_muB"][0] == pytest.approx(record.magmoms_muB[0], abs=0.5)
     assert sum(lowdin["moments_muB"]) == pytest.approx(record.total_magnetization_muB, abs=0.5)
-
-
-KNOWN_GENERATED_WARM_START = (
-    "measured 2026-12-01 with tipsurf's generated pseudopotentials: a neighbour's converged density starts these toys "
-    "WORSE than atomic densities (first SCF error 2.2 vs 0.19 Ry FeCo, 2.7 vs 2.0 Ry Mn/Fe; 16 vs 15, 14 vs 10 "
-    "iterations), not so with GBRV: an open defect of the generated set's starts"
-)
-
-
-def first_scf_error_Ry(folder: Path) -> float:
-    """The estimated SCF accuracy after pw.x's first iteration (how good its starting density was)."""
-    from tipsurf.engines.qe.handlers import scf_errors_Ry
-
-    return scf_errors_Ry((folder / "pw.out").read_text())[0]
 
 
 def test_warm_start_starts_closer_to_self_consistency(feco_run: Path, tmp_path: Path, run_pseudos, request) -> None:

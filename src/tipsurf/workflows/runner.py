@@ -232,15 +232,11 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
-def _signals_raise_stop() -> Iterator[None]:
-    """Inside the block, SIGINT/SIGTERM/SIGHUP raise :class:`_Stop` in the main thread."""
+def _stop_signals_handled_by(handler: Any) -> Iterator[None]:
+    """Inside the block SIGINT/SIGTERM/SIGHUP go to ``handler`` (main thread only; restored after)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise _Stop(signum)
-
     old = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield
@@ -249,17 +245,8 @@ def _signals_raise_stop() -> Iterator[None]:
             signal.signal(sig, previous)
 
 
-@contextmanager
-def _signals_ignored() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise _Stop(signum)
 
 
 @contextmanager
@@ -372,7 +359,7 @@ class _RocketLoop:
     def run_threads(self, workers: int) -> None:
         """Run ``workers`` loops in threads; this (main) thread waits and handles stop signals."""
         threads = [threading.Thread(target=self._work_quietly, name=f"tipsurf-worker-{i}", daemon=True) for i in range(workers)]
-        with _signals_raise_stop(), _thread_errors_to(self.handle.launches_dir / "thread_errors.log"):
+        with _stop_signals_handled_by(_raise_stop), _thread_errors_to(self.handle.launches_dir / "thread_errors.log"):
             try:
                 for thread in threads:
                     thread.start()
@@ -387,7 +374,7 @@ class _RocketLoop:
     def _stop(self, threads: list[threading.Thread], signum: int) -> None:
         """Stop the external programs, let the workers record their points, queue those again."""
         STOP_REQUESTED.set()
-        with _signals_ignored():  # a second Ctrl-C must not cut the clean-up short
+        with _stop_signals_handled_by(signal.SIG_IGN):  # a second Ctrl-C must not cut the clean-up short
             stopped = stop_children()
             for thread in threads:
                 thread.join(timeout=120)
