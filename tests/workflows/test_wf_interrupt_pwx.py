@@ -154,7 +154,7 @@ def test_sigterm_stops_run_calc_and_its_pw_x(env: dict[str, str], tmp_path: Path
     assert (tmp_path / "calc" / "pw.out.interrupted").is_file()
 
 
-def test_failed_points_get_one_line_and_are_retried_by_the_next_run(env: dict[str, str], tmp_path: Path) -> None:
+def test_injected_crash_pw_command_false_gets_one_line_and_is_retried_by_the_next_run(env: dict[str, str], tmp_path: Path) -> None:
     add_distance_scan(distances="5.0", configs=["p"], name="retry", warm_start=False, project_dir=tmp_path,
                       **tiny_scan_kwargs())
     broken = {**env, "TIPSURF_PW_COMMAND": "false"}  # pw.x 'crashes' at once (exit 1, no output)
