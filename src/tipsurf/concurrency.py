@@ -23,12 +23,14 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-__all__ = ["STATE_LOCK", "STOP_REQUESTED", "holding_state", "register_child", "released", "stop_children"]
+__all__ = ["STATE_LOCK", "STOP_REQUESTED", "claim", "holding_state", "register_child", "released", "stop_children"]
 
 #: Set when the run must stop (a signal arrived); workers start nothing new once it is set.
 STOP_REQUESTED = threading.Event()
 _CHILDREN: set[subprocess.Popen] = set()
 _CHILDREN_LOCK = threading.Lock()
+_CLAIMS: dict[str, threading.Event] = {}
+_CLAIMS_LOCK = threading.Lock()
 
 
 def register_child(process: subprocess.Popen) -> None:
@@ -100,3 +102,28 @@ def released() -> Iterator[None]:
         yield
     finally:
         STATE_LOCK.acquire()
+
+
+@contextmanager
+def claim(key: str) -> Iterator[threading.Event | None]:
+    """Claim ``key`` (a calculation's fingerprint) for this thread for the block.
+
+    Yields None when the claim succeeded (the block owns the key until it ends), else the
+    owner's event, set when the owner's block ends: two campaigns that share a point have a
+    Firework each, and the second worker to reach it waits for the first instead of starting a
+    second pw.x in the same folder (see :class:`~tipsurf.workflows.tasks.CalcTask`).
+    """
+    with _CLAIMS_LOCK:
+        owner = _CLAIMS.get(key)
+        mine = threading.Event() if owner is None else None
+        if mine is not None:
+            _CLAIMS[key] = mine
+    if mine is None:
+        yield owner
+        return
+    try:
+        yield None
+    finally:
+        with _CLAIMS_LOCK:
+            _CLAIMS.pop(key, None)
+        mine.set()

@@ -94,3 +94,35 @@ def test_twenty_concurrent_writers_lose_nothing(tmp_path: Path, monkeypatch: pyt
     assert all(len(fps) == 3 for fps in added.values())
     assert n_fws == 4 * len(added)
     print(f"\nconcurrency: {N_PROCESSES} attempts, {len(outcomes) - len(busy)} serialised, {len(busy)} refused busy")
+
+
+def test_a_claimed_fingerprint_makes_the_second_worker_wait_for_the_first() -> None:
+    # two campaigns that share a point: the second worker to reach it must not start a second
+    # pw.x in the same folder; it waits for the owner's block to end (then reuses its result)
+    import threading
+
+    from tipsurf.concurrency import claim
+
+    order: list[str] = []
+    inside = threading.Event()
+    waited: list[bool] = []
+
+    def owner() -> None:
+        with claim("fp") as other:
+            assert other is None
+            inside.set()
+            order.append("owner computes")
+            threading.Event().wait(0.3)
+            order.append("owner done")
+
+    thread = threading.Thread(target=owner)
+    thread.start()
+    inside.wait(5)
+    with claim("fp") as other:
+        assert other is not None
+        waited.append(other.wait(5))
+        order.append("second reuses")
+    thread.join()
+    assert waited == [True] and order == ["owner computes", "owner done", "second reuses"]
+    with claim("fp") as other:  # released again: the next claim succeeds
+        assert other is None

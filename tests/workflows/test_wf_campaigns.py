@@ -80,6 +80,27 @@ def test_resubmitting_the_same_scan_adds_nothing(tmp_path: Path, pseudo_env) -> 
     assert status["total"] == 8 and status["counts"]["ready"] == 2 + 2 and status["counts"]["waiting"] == 4
 
 
+def test_a_point_shared_with_an_unfinished_campaign_gets_its_own_firework_and_links(tmp_path: Path, pseudo_env) -> None:
+    # issue 12 item 6: before, the second campaign got no Firework for a point the first one had
+    # queued, so its analysis (no parents) could run before that point was done
+    first = add_distance_scan(distances="4.5,5.0", name="first", project_dir=tmp_path, **tiny_scan_kwargs())
+    second = add_distance_scan(distances="4.5,5.0", name="second", project_dir=tmp_path, **tiny_scan_kwargs())
+    shared = sorted(p["fingerprint"] for p in first.added)
+    assert sorted(p["fingerprint"] for p in second.added) == shared and not second.existing
+    with open_launchpad(project_dir=tmp_path) as handle:
+        docs = {d["fw_id"]: d for d in handle.lp.fireworks.find({"spec._tipsurf_campaign": "second"})}
+        wf = handle.lp.workflows.find_one({"nodes": {"$in": list(docs)}})
+    parents = {int(k) for k, children in wf["links"].items() for c in children
+               if docs.get(int(c), {}).get("spec", {}).get(SPEC_ROLE) == "analysis"}
+    points = {fw_id for fw_id, d in docs.items() if d["spec"][SPEC_ROLE] == "point"}
+    assert len(points) == 4 and points <= parents  # the analysis waits for every point of its own
+    # once a point's result is stored converged, a third campaign needs no Firework for it
+    with open_launchpad(project_dir=tmp_path) as handle:
+        handle.db[store.RESULTS].insert_one({"fingerprint": shared[0], "converged": True})
+    third = add_distance_scan(distances="4.5,5.0", name="third", project_dir=tmp_path, **tiny_scan_kwargs())
+    assert [p["fingerprint"] for p in third.existing] == [shared[0]] and len(third.added) == 5
+
+
 def test_no_warm_start_gives_independent_points(tmp_path: Path, pseudo_env) -> None:
     add_distance_scan(distances="4.5,5.0", name="cold", warm_start=False, project_dir=tmp_path, **tiny_scan_kwargs())
     docs = _fireworks(tmp_path)

@@ -156,7 +156,7 @@ def add_adsorbate_campaign(
               "mgo_layers": [int(n) for n in mgo_layers], "slab_options": slab_options or {}, "relax": relax}
     with open_launchpad(launchpad, project_dir) as handle:
         report = AddReport(name, "adsorbates", handle.describe())
-        existing = existing_fingerprints(handle, [p.fingerprint for p in points])
+        existing = existing_fingerprints(handle, [p.fingerprint for p in points], name)
         fws = []
         for point in points:
             if point.fingerprint in existing:

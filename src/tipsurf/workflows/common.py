@@ -118,13 +118,24 @@ def derived_fingerprint(base: str, relaxed_from: dict[str, str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def existing_fingerprints(handle: LaunchpadHandle, fingerprints: list[str]) -> dict[str, str]:
-    """``{fingerprint: state}`` of points already in the launchpad or the results store."""
+def existing_fingerprints(handle: LaunchpadHandle, fingerprints: list[str], campaign: str | None = None) -> dict[str, str]:
+    """``{fingerprint: state}`` of points that need no new Firework in ``campaign``.
+
+    A point counts as existing when its result is stored converged, when a Firework of it is
+    COMPLETED, or when ``campaign`` itself already has a Firework of it.  A point whose only
+    Firework belongs to another campaign and has not completed is *not* existing: the campaign
+    gets its own Firework of it, so its links (warm-start chain, analysis) wait for that point;
+    whichever of the two runs first computes it and the other reuses the stored result
+    (:class:`~tipsurf.workflows.tasks.CalcTask`).  Without ``campaign`` every Firework counts.
+    """
     found: dict[str, str] = {}
-    for doc in handle.lp.fireworks.find({f"spec.{SPEC_FINGERPRINT}": {"$in": fingerprints}}, {"state": 1, "spec": 1}):
-        found[doc["spec"][SPEC_FINGERPRINT]] = doc["state"]
+    query = {f"spec.{SPEC_FINGERPRINT}": {"$in": fingerprints}}
+    for doc in handle.lp.fireworks.find(query, {"state": 1, "spec": 1}):
+        fp, state = doc["spec"][SPEC_FINGERPRINT], doc["state"]
+        if campaign is None or state == "COMPLETED" or doc["spec"].get(SPEC_CAMPAIGN) == campaign:
+            found[fp] = "COMPLETED" if state == "COMPLETED" else found.get(fp, state)
     for doc in handle.db[store.RESULTS].find({"fingerprint": {"$in": fingerprints}, "converged": True}, {"fingerprint": 1}):
-        found.setdefault(doc["fingerprint"], "COMPLETED")
+        found[doc["fingerprint"]] = "COMPLETED"
     return found
 
 

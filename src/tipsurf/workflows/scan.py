@@ -328,7 +328,7 @@ def add_distance_scan(
     }
     with open_launchpad(launchpad, project_dir) as handle:
         report = AddReport(name, "distance_scan", handle.describe())
-        existing = existing_fingerprints(handle, [p.fingerprint for p in all_points])
+        existing = existing_fingerprints(handle, [p.fingerprint for p in all_points], name)
         fws: dict[str, Any] = {}
         kw = {"campaign": name, "code": code, "preset": merged, "project_dir": handle.project_dir, "walltime_s": walltime_s}
         for role, point in relax.items():

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from fireworks import FiretaskBase, FWAction, explicit_serialize
 
 from tipsurf.atomic import write_json_atomic
+from tipsurf.concurrency import claim, released
 from tipsurf.errors import CalculationFailedError, InputError, TipsurfError
 from tipsurf.workflows import store
 
@@ -187,10 +188,18 @@ class CalcTask(FiretaskBase):
         db = _db_of(self)
         flush_launchpad(getattr(self, "launchpad", None))  # on disk as RUNNING while the code runs
         fingerprint = self["fingerprint"]
-        done = store.get_result(db, fingerprint)
-        if done and done.get("converged"):
-            store.tag_results(db, [fingerprint], self["campaign"])
-            return FWAction(stored_data={"fingerprint": fingerprint, "reused": True, "energy_eV": done.get("energy_eV")})
+        while True:
+            done = store.get_result(db, fingerprint)
+            if done and done.get("converged"):
+                store.tag_results(db, [fingerprint], self["campaign"])
+                return FWAction(stored_data={"fingerprint": fingerprint, "reused": True, "energy_eV": done.get("energy_eV")})
+            with claim(fingerprint) as owner:
+                if owner is None:
+                    return self._compute_recording_failure(db, fw_spec)
+            with released():  # another campaign's Firework of this point is computing it: wait, then reuse
+                owner.wait()
+
+    def _compute_recording_failure(self, db: Any, fw_spec: dict[str, Any]) -> FWAction:
         try:
             return self._compute(db, fw_spec)
         except TipsurfError as err:
