@@ -62,7 +62,8 @@ def test_shipped_presets_load_and_unknown_lists_known() -> None:
     fast = load_preset("fast", code="qe")
     assert fast["code"] == "qe" and 30 <= fast["ecutwfc_Ry"] <= 40
     tio = load_preset("tio-mgo-qe", code="qe")
-    assert tio["ecutwfc_Ry"] == 70 and tio["vdw_corr"] == "dft-d3" and tio["hubbard_u_eV"]["Ti"] > 0
+    assert tio["ecutwfc_Ry"] == 70 and tio["vdw_corr"] == "dft-d3" and tio["hubbard_u_required"] == ["Ti"]
+    assert "Ti" not in tio["hubbard_u_eV"] and "Hu & Metiu" in tio["hubbard_u_source"]  # no placeholder U
     assert tio["dipole_correction"] is True and "psl.1.0.0" in tio["pseudopotentials"]["Ti"]
     with pytest.raises(InputError, match="fast"):
         load_preset("no-such-preset")

@@ -180,7 +180,7 @@ def test_pw_accepts_hubbard_d3_dipole_slab_input(tmp_path: Path, run_pseudos) ->
     preset = merge_preset(
         load_preset("tio-mgo-qe"),
         {**TINY, "pseudopotentials": load_preset("fast")["pseudopotentials"], "kpoints": {"mesh": [2, 2, 1]},
-         "extra": {"electrons": {"electron_maxstep": 2}}},
+         "hubbard_u_eV": {"Ti": 3.0}, "extra": {"electrons": {"electron_maxstep": 2}}},
     )
     preset["scf_recovery"] = []
     engine.write_inputs(atoms, preset, tmp_path, config=cfg)

@@ -90,6 +90,7 @@ def test_vasp_ldau_arrays_align_with_species_and_kpoints_gamma(tmp_path: Path, n
                   cell=[4.1, 4.1, 30], pbc=True)
     atoms.set_initial_magnetic_moments([0, 0, 2.0, 0, 0])
     preset = load_template("presets", "tio-mgo-vasp")
+    preset["hubbard_u_eV"] = {"Ti": 3.0}  # the preset requires a user-given U on Ti (hubbard_u_required)
     VaspEngine().write_inputs(atoms, preset, tmp_path, allow_missing_potcar=True)
     incar = Incar.from_file(tmp_path / "INCAR")
     assert Poscar.from_file(tmp_path / "POSCAR").site_symbols == ["Mg", "O", "Ti", "Ag"]

@@ -2,12 +2,20 @@
 
 A preset is a plain dict (see ``templates/presets/fast.yaml`` for the documented format).
 Engines receive it already merged with the user's overrides (:func:`merge_preset`).
+
+Data a preset states with its source (read by the campaigns, not by the engines):
+
+* ``hubbard_u_required: [Ti]`` with ``hubbard_u_source``: the protocol puts a U on these
+  elements but the preset gives no value; a campaign on a structure with such an element
+  refuses to start until the user gives one (:func:`require_hubbard_u`).
+* ``ag_lattice_constant_A`` with ``ag_lattice_constant_source``: the Ag lattice constant of
+  the MgO/Ag(100) slabs built for this protocol.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Iterable
 
 from tipsurf.errors import InputError
 from tipsurf.templates import available, load_template
@@ -21,10 +29,15 @@ _NUMERIC_KEYS = (
     "conv_thr_Ry",
     "conv_thr_Ry_per_atom",
     "slab_vacuum_A",
+    "ag_lattice_constant_A",
 )
 _REPLACED_KEYS = {"kpoints"}
 _MAPPING_KEYS = ("pseudopotentials", "kpoints", "hubbard_u_eV", "extra")
-_COMMON_KEYS = {"code", "name", "description", "kpoints", "hubbard_u_eV", "dipole_correction", "relax_parts_before_scan"}
+_COMMON_KEYS = {
+    "code", "name", "description", "kpoints", "hubbard_u_eV", "dipole_correction", "relax_parts_before_scan",
+    "hubbard_u_required", "hubbard_u_source", "ag_lattice_constant_A", "ag_lattice_constant_source",
+}
+_HUBBARD_VALUE_KEYS = ("hubbard_u_eV", "hubbard_j_eV")
 ALLOWED_KEYS: dict[str, set[str]] = {
     "qe": _COMMON_KEYS
     | {
@@ -79,8 +92,47 @@ def validate_preset(preset: dict[str, Any], name: str = "preset") -> dict[str, A
         not isinstance(mesh, list) or len(mesh) != 3 or not all(isinstance(n, int) and n > 0 for n in mesh)
     ):
         raise InputError(f"{name}: 'kpoints.mesh' must be three positive integers, got {mesh!r}")
+    _validate_hubbard(preset, name)
     _validate_recovery(preset.get("scf_recovery"), name)
     return preset
+
+
+def _validate_hubbard(preset: dict[str, Any], name: str) -> None:
+    """U/J values are non-negative numbers (eV); ``hubbard_u_required`` is a list of elements."""
+    for key in _HUBBARD_VALUE_KEYS:
+        for element, value in (preset.get(key) or {}).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise InputError(f"{name}: '{key}.{element}' must be a non-negative number of eV, got {value!r}")
+    required = preset.get("hubbard_u_required")
+    if required is not None and (not isinstance(required, list) or not all(isinstance(e, str) for e in required)):
+        raise InputError(f"{name}: 'hubbard_u_required' must be a list of elements like [Ti], got {required!r}")
+
+
+def missing_hubbard_u(preset: dict[str, Any], elements: Iterable[str]) -> list[str]:
+    """Elements of ``elements`` the preset requires a Hubbard U for but gives none (sorted)."""
+    given = preset.get("hubbard_u_eV") or {}
+    present = set(elements)
+    return sorted(e for e in preset.get("hubbard_u_required") or [] if e in present and e not in given)
+
+
+def require_hubbard_u(preset: dict[str, Any], elements: Iterable[str]) -> None:
+    """Refuse a preset that needs a user-given Hubbard U for one of ``elements``.
+
+    Raises
+    ------
+    InputError
+        One line naming the element, the preset's ``hubbard_u_source`` and how to give U.
+    """
+    missing = missing_hubbard_u(preset, elements)
+    if not missing:
+        return
+    element = missing[0]
+    source = preset.get("hubbard_u_source")
+    why = f" ({source})" if source else ""
+    raise InputError(
+        f"preset '{preset.get('name', '?')}' gives no Hubbard U for {', '.join(missing)}{why}; give it with "
+        f"--set hubbard_u_eV.{element}=<U in eV> (Python: preset_overrides={{'hubbard_u_eV': {{'{element}': <U>}}}})"
+    )
 
 
 _RECOVERY_KEYS = {"set", "scale", "at_least", "restart", "description"}

@@ -10,10 +10,20 @@ Every calculation is independent (they all run in parallel); relaxations by defa
 adsorbate and the upper slab free as the structure builder constrains them.  Post-steps make
 what Bader and the vacuum-LDOS polarization need: QE — total and spin density cubes with
 pp.x (the analysis' ``qe_density_cubes``, named lazily); VASP — CHGCAR, AECCAR0 and AECCAR2
-are written by the run itself when the preset sets ``LAECHG`` (added to the preset here).
+are written by the run itself: the campaign sets ``LCHARG`` and ``LAECHG`` in the preset's
+INCAR (and refuses a preset or override that switches them off).
 The analysis Firework applies ``tipsurf.analysis.gibbs:energies_from_records`` (by dotted name,
 see :mod:`tipsurf.workflows.tasks`) and stores the per-(site, thickness) energies with the
 campaign; ΔG lines, Bader moments and LDOS are computed from the stored records and folders.
+
+Isolated adsorbate: the default lateral cell is 2x2 of the a x a square MgO/Ag(100) cell
+(:data:`DEFAULT_LATERAL_SIZE`; one adsorbate per cell, so Ti-Ti = 2a = 8.30 A for the presets'
+a = 4.15 A, above :data:`MIN_TI_TI_A`); ``slab_options={"size": 1}`` (``--size 1``) gives the
+4.15 A cell, a Ti film rather than an adsorbate, only when asked.  The Ag lattice constant is
+the preset's ``ag_lattice_constant_A`` (stated there with its source) unless
+``slab_options`` gives ``a_A``; a preset without one gets :data:`AG_LATTICE_PBE_A`.  The
+slab labels name the cell and the Ti-Ti distance.  A preset with ``hubbard_u_required``
+(the tio-mgo presets: U on Ti) refuses to start until the user gives the U.
 """
 
 from __future__ import annotations
@@ -37,6 +47,12 @@ from tipsurf.workflows.launchpad import open_launchpad
 DEFAULT_SPECIES: tuple[str, ...] = ("Ti", "TiH", "TiH2", "TiH3", "TiH4")
 DEFAULT_SITES: tuple[str, ...] = ("o-top", "bridge")
 DEFAULT_MGO_LAYERS: tuple[int, ...] = (2, 3)
+#: k of the default k x k lateral cell (of the a x a square cell): Ti-Ti = k * a = 8.30 A.
+DEFAULT_LATERAL_SIZE = 2
+#: Smallest Ti-Ti distance (A) the default cell keeps (DESIGN.md: isolated adsorbate).
+MIN_TI_TI_A = 8.0
+#: Ag a0 (A) for presets that state none: PBE, Haas, Tran & Blaha, PRB 79, 085104 (2009).
+AG_LATTICE_PBE_A = 4.15
 GIBBS_FUNCTION = "tipsurf.analysis.gibbs:energies_from_records"
 QE_CUBES_FUNCTION = "tipsurf.analysis.volumetric:qe_density_cubes"
 
@@ -61,20 +77,64 @@ def _check_grid(
                 AdsorbateSpec(species=kind, site=site, slab=slab)
 
 
+#: INCAR flags the VASP campaign needs: CHGCAR and the AECCAR0/AECCAR2 core references for Bader.
+VASP_BADER_FLAGS: tuple[str, ...] = ("LCHARG", "LAECHG")
+
+
 def _preset_for(code: str, preset: str | dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The merged preset of the campaign (VASP: with the Bader charge-density flags)."""
     from tipsurf.engines.presets import load_preset, merge_preset
 
     base = preset if isinstance(preset, dict) else load_preset(preset, code)
-    extra_overrides = dict(overrides or {})
-    if code == "vasp":  # all-electron core charges for Bader (AECCAR0 + AECCAR2)
-        extra = dict((base.get("extra") or {}))
-        extra.update((extra_overrides.get("extra") or {}))
-        extra.setdefault("LAECHG", True)
-        extra_overrides["extra"] = extra
-    merged = merge_preset(base, extra_overrides)
+    merged = merge_preset(base, overrides)
     if merged.get("code") != code:
         raise InputError(f"preset '{merged.get('name')}' is for code '{merged.get('code')}', not '{code}'")
-    return merged
+    return _with_bader_flags(merged) if code == "vasp" else merged
+
+
+def _with_bader_flags(preset: dict[str, Any]) -> dict[str, Any]:
+    """Set LCHARG and LAECHG in the VASP preset's INCAR; refuse one that switches them off.
+
+    Raises
+    ------
+    InputError
+        The preset or an override sets one of them false.
+    """
+    incar = {str(k).upper(): v for k, v in (preset.get("incar") or {}).items()}
+    for flag in VASP_BADER_FLAGS:
+        if incar.get(flag, True) is not True:
+            raise InputError(
+                f"the adsorbate campaign needs {flag} = .TRUE. for Bader charges (CHGCAR, AECCAR0, AECCAR2); "
+                f"remove the override incar.{flag}={incar[flag]}"
+            )
+        incar[flag] = True
+    return {**preset, "incar": incar}
+
+
+def _slab_options_for(preset: dict[str, Any], slab_options: dict[str, Any] | None) -> dict[str, Any]:
+    """Slab options with the default lateral size and the preset's Ag lattice constant filled in."""
+    options = dict(slab_options or {})
+    options.setdefault("size", DEFAULT_LATERAL_SIZE)
+    options.setdefault("a_A", float(preset.get("ag_lattice_constant_A") or AG_LATTICE_PBE_A))
+    return options
+
+
+def lateral_cell(slab_options: dict[str, Any]) -> dict[str, Any]:
+    """The lateral cell of the campaign's slabs: size k, a (A), cell edge and Ti-Ti distance (A).
+
+    One adsorbate per k x k cell of the a x a square cell, so its nearest periodic image is
+    k * a away.
+    """
+    size, a_A = int(slab_options["size"]), float(slab_options["a_A"])
+    return {"size": size, "a_A": a_A, "cell_edge_A": round(size * a_A, 4), "ti_ti_A": round(size * a_A, 4),
+            "isolated": size * a_A >= MIN_TI_TI_A}
+
+
+def _cell_text(cell: dict[str, Any]) -> str:
+    """E.g. ``2x2 of a = 4.150 A: 8.30 x 8.30 A, Ti-Ti 8.30 A``."""
+    note = "" if cell["isolated"] else f" (< {MIN_TI_TI_A:g} A: not an isolated adsorbate)"
+    return (f"{cell['size']}x{cell['size']} of a = {cell['a_A']:.3f} A: {cell['cell_edge_A']:.2f} x "
+            f"{cell['cell_edge_A']:.2f} A, Ti-Ti {cell['ti_ti_A']:.2f} A{note}")
 
 
 def plan_adsorbate_points(
@@ -88,16 +148,23 @@ def plan_adsorbate_points(
     relax: bool = True,
     h2_box_A: float = 12.0,
 ) -> list[Point]:
-    """Adsorbate × site × thickness points, one bare slab per thickness and the H2 reference."""
+    """Adsorbate × site × thickness points, one bare slab per thickness and the H2 reference.
+
+    The slabs have the default lateral cell (:data:`DEFAULT_LATERAL_SIZE`) and the preset's Ag
+    lattice constant unless ``slab_options`` gives ``size`` or ``a_A``.
+    """
     from tipsurf.structures.specs import AdsorbateSpec, MgOAg100Spec, MoleculeSpec
 
     calculation = "relax" if relax else "scf"
     post = post_steps_for(code)
+    slab_options = _slab_options_for(preset, slab_options)
     points: list[Point] = []
     for n in mgo_layers:
-        slab = MgOAg100Spec(mgo_layers=int(n), **(slab_options or {}))
+        slab = MgOAg100Spec(mgo_layers=int(n), **slab_options)
         fp = planned_fingerprint(slab.build(), code, preset, calculation)
-        points.append(Point(fp, slab.as_dict(), f"slab {slab.label()}", {"role": "slab", "mgo_layers": int(n)},
+        cell = lateral_cell({"size": slab.size, "a_A": slab.a_A})
+        meta = {"role": "slab", "mgo_layers": int(n), "lateral_cell": cell}
+        points.append(Point(fp, slab.as_dict(), f"slab {slab.label()} ({_cell_text(cell)})", meta,
                             calculation, "slab", post_steps=list(post)))
         for site in sites:
             for sp in species:
@@ -136,6 +203,8 @@ def add_adsorbate_campaign(
         The grid (defaults: Ti…TiH4, O-top and bridge, 2 and 3 MgO layers).
     slab_options
         Extra :class:`~tipsurf.structures.specs.MgOAg100Spec` fields (``ag_layers``, ``size`` ...).
+        Defaults: ``size`` :data:`DEFAULT_LATERAL_SIZE` (2x2 of the a x a cell, Ti-Ti 2a =
+        8.30 A; ``size=1`` only on request) and ``a_A`` the preset's ``ag_lattice_constant_A``.
     relax
         Relax (default) or single points.
     name
@@ -144,16 +213,31 @@ def add_adsorbate_campaign(
     Returns
     -------
     AddReport
+        The slab labels name the lateral cell and Ti-Ti distance; the campaign's stored inputs
+        keep it as ``lateral_cell``.
+
+    Raises
+    ------
+    InputError
+        Bad grid or preset, Bader flags switched off (VASP), or no Hubbard U where the preset
+        requires one (``hubbard_u_required``) -- before anything is written to the launchpad.
+    ConfigurationError
+        Missing pseudopotentials or POTCARs (found while planning, before the launchpad).
     """
+    from tipsurf.engines.presets import require_hubbard_u
+
     if not species or not sites or not mgo_layers:
         raise InputError("the adsorbate campaign needs at least one species, one site and one MgO thickness")
     _check_grid(species, sites, mgo_layers, slab_options)
     merged = _preset_for(code, preset, preset_overrides)
+    require_hubbard_u(merged, ["Ti"])  # every adsorbate of the grid holds Ti
+    slab_options = _slab_options_for(merged, slab_options)
     name = check_campaign_name(name or f"adsorbates-{code}-{merged.get('name', 'custom')}")
     points = plan_adsorbate_points(code, merged, species=species, sites=sites, mgo_layers=mgo_layers,
                                    slab_options=slab_options, relax=relax)
     inputs = {"code": code, "preset": merged, "species": list(species), "sites": list(sites),
-              "mgo_layers": [int(n) for n in mgo_layers], "slab_options": slab_options or {}, "relax": relax}
+              "mgo_layers": [int(n) for n in mgo_layers], "slab_options": slab_options, "relax": relax,
+              "lateral_cell": lateral_cell(slab_options)}
     with open_launchpad(launchpad, project_dir) as handle:
         report = AddReport(name, "adsorbates", handle.describe())
         existing = existing_fingerprints(handle, [p.fingerprint for p in points], name)
