@@ -4,8 +4,9 @@ One module per command group, each registering its commands on :data:`app` or on
 sub-apps below: ``build`` (structures), ``calc`` (inputs / run-calc / parse), ``pseudo``
 (pseudo check / generate), ``campaign`` (scan / campaign / run / status / rerun / submit /
 results), ``analyze`` (analyze exchange / gibbs, fit, esr-map, sader-jarvis), ``volumetric``
-(analyze bader / ldos) and ``demo``.  :func:`main` turns every :class:`TipsurfError` into a
-one-line ``error: ...`` on stderr and a non-zero exit code, never a traceback.
+(analyze bader / ldos), ``export`` (ASE database) and ``demo``.  :func:`main` turns every
+:class:`TipsurfError` into a one-line ``error: ...`` on stderr and a non-zero exit code, never
+a traceback.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _root() -> None:
 def _register() -> None:
     import importlib
 
-    for module in ("build", "calc", "pseudo", "campaign", "analyze", "volumetric", "demo"):
+    for module in ("build", "calc", "pseudo", "campaign", "analyze", "volumetric", "export", "demo"):
         importlib.import_module(f"tipsurf.cli.{module}")  # each registers its commands
 
 
