@@ -20,6 +20,7 @@ Recipe keys (YAML): ``element``, ``zed``, ``config`` (ld1 valence configuration 
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import hashlib
 import json
@@ -29,6 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -74,8 +76,18 @@ def recipe_path(element: str) -> Path:
 
 
 def load_recipe(element: str) -> dict[str, Any]:
-    """Load and check the recipe of ``element`` (see module docstring for its keys)."""
-    recipe = load_yaml_file(recipe_path(element), what="pseudopotential recipe")
+    """Load and check the recipe of ``element`` (see module docstring for its keys).
+
+    The parsed file is remembered per modification time (a campaign's planning asks once per
+    point); every call returns its own copy.
+    """
+    path = recipe_path(element)
+    return copy.deepcopy(_parsed_recipe(element, str(path), path.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=64)
+def _parsed_recipe(element: str, path: str, mtime_ns: int) -> dict[str, Any]:
+    recipe = load_yaml_file(path, what="pseudopotential recipe")
     _check_recipe(recipe, element)
     return recipe
 
