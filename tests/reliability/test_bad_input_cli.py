@@ -32,6 +32,9 @@ def _write_inputs(root: Path, library) -> None:  # noqa: ANN001 - conftest.Pseud
     from tipsurf.structures import build_molecule, write_structure
 
     write_structure(build_molecule("H2", box_A=6.0), root / GOOD_XYZ)
+    from ase import Atoms
+
+    write_structure(Atoms("Ti", positions=[[3.0, 3.0, 3.0]], cell=[6.0, 6.0, 6.0], pbc=True), root / "ti.xyz")
     (root / "garbage.xyz").write_text("garbage\nxx\n")
     (root / "empty.xyz").write_text("")
     (root / "pseudo_empty").mkdir()
@@ -156,6 +159,7 @@ CASES: list[tuple[str, list[str], dict[str, str], tuple[str, ...]]] = [
      {"PMG_VASP_PSP_DIR": ""}, ("POTCAR",)),
     ("potcar-dir-wrong", ["inputs", GOOD_XYZ, "--code", "vasp", "--preset", "tio-mgo-vasp", "-o", "c"],
      {"PMG_VASP_PSP_DIR": "pseudo_empty"}, ("POTCAR",)),
+    ("inputs-hubbard-u-missing", ["inputs", "ti.xyz", "--preset", "tio-mgo-qe", "-o", "c"], {}, ("Hubbard U", "hubbard_u_eV.Ti")),
     ("pseudo-check-missing-dir", ["pseudo", "check", "no_such_dir"], {}, ("no_such_dir",)),
     # --- empty and missing outputs (the damaged real outputs are REFDATA_CASES below)
     ("qe-empty-output", ["parse", "qe_empty"], {}, ("PWSCF",)),

@@ -56,11 +56,12 @@ def inputs_command(
     """Write the input files of one calculation into a folder."""
     from tipsurf.cli.overrides import preset_overrides
     from tipsurf.engines.base import get_engine
-    from tipsurf.engines.presets import load_preset, merge_preset
+    from tipsurf.engines.presets import load_preset, merge_preset, require_hubbard_u
 
     engine = get_engine(_check_code(code))
     merged = merge_preset(load_preset(preset, code=code), preset_overrides(set_, overrides_file))
     atoms = read_structure_file(structure)
+    require_hubbard_u(merged, atoms.get_chemical_symbols())
     prepared = engine.write_inputs(
         atoms, merged, output, restart_from=restart_from, walltime_s=walltime_s, calculation=calculation
     )
