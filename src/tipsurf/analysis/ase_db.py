@@ -8,7 +8,8 @@ energy, forces and final moments, and flat key-value pairs to filter on::
     ase db results.db species=TiH2,site=bridge -c formula,energy,mgo_layers
 
 Keys (only those that apply to a record are written): ``campaign`` (the campaign the row was
-exported for), ``campaigns`` (every campaign that uses the calculation, comma-separated),
+exported for; the CLI's ``--all`` credits a shared calculation to the first campaign that
+stored it), ``campaigns`` (every campaign that uses the calculation, comma-separated),
 ``role``, ``kind``, ``surface``, ``site``, ``site_index``, ``tip``, ``tip_base``,
 ``tip_layers``, ``d_A``, ``delta_d_A``, ``config``, ``fragment``, ``species``, ``n_H``,
 ``mgo_layers``, ``code``, ``preset``, ``calculation``, ``converged``, ``fingerprint``,
