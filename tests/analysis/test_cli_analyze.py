@@ -209,3 +209,30 @@ def test_esr_realistic_small_exchange_is_measurable_without_warning(tmp_path, ca
     assert 20.0 <= summary["f0_min_GHz"] < summary["f0_max_GHz"] <= 40.0
     assert summary["f0_max_GHz"] - summary["f0_min_GHz"] > 0.1  # the tip field does show
     assert summary["B_tip_over_B_max"] < 0.2
+
+
+def test_analyze_exchange_by_campaign_name_leaves_out_the_scans_pre_steps(tmp_path, capsys, monkeypatch):
+    # a stored QE scan holds its slab and tip computed alone (the superposed starts) and may hold
+    # relaxations: before, 'analyze exchange --name' stopped at them ("lacks metadata 'config'")
+    from tipsurf.workflows import store
+    from tipsurf.workflows.launchpad import open_launchpad
+
+    recs = analytic_scan(D[:4])
+    for i, rec in enumerate(recs):
+        rec["fingerprint"] = f"point{i:02d}"
+    pre = [{"fingerprint": f"pre-{role}", "code": "qe", "converged": True, "energy_eV": -50.0,
+            "metadata": meta} for role, meta in (("slab", {"fragment": "surface", "kind": "surface"}),
+                                                 ("tip", {"fragment": "tip", "kind": "tip"}),
+                                                 ("relax", {"role": "relax-tip"}))]
+    monkeypatch.chdir(tmp_path)
+    with open_launchpad(project_dir=tmp_path) as handle:
+        all_recs = pre + recs
+        store.register_campaign(handle.db, "scan", "distance_scan", {}, [
+            {"fingerprint": r["fingerprint"], "label": r["fingerprint"], "metadata": r["metadata"]} for r in all_recs])
+        for rec in all_recs:
+            store.store_result(handle.db, rec, campaign="scan")
+        handle.flush()
+    out = tmp_path / "out"
+    assert main(["analyze", "exchange", "--name", "scan", "-o", str(out)]) == 0, capsys.readouterr().err
+    table = json.loads((out / "exchange.json").read_text())
+    assert [row["d_A"] for row in table["rows"]] == D[:4] and not table["excluded"]

@@ -125,6 +125,10 @@ def exchange_command(
     from tipsurf.analysis.report import write_exchange_report
 
     recs = _load_records(name, records, launchpad)
+    if name is not None:  # a stored scan also holds its slab and tip computed alone (and relaxations)
+        from tipsurf.workflows.scan import scan_point_records
+
+        recs = scan_point_records(recs)
     table, _ = write_exchange_report(recs, output, d0_A=d0_A, moment_threshold_muB=moment_threshold_muB)
     _print_flags(table)
     typer.echo(f"{len(table['rows'])} distances, {len(table['excluded'])} excluded record(s); written {output}/exchange.csv, exchange.json, exchange.png")

@@ -107,6 +107,15 @@ def _distances_from_text(text: str) -> list[float]:
     return [start + i * step for i in range(n)]
 
 
+def scan_point_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of a scan's p/ap points: its pre-steps (relaxations, slab and tip alone) dropped."""
+    def pre_step(rec: dict[str, Any]) -> bool:
+        meta = rec.get("metadata") or {}
+        return bool(meta.get("fragment")) or str(meta.get("role", "")).startswith(("relax-", "fragment-"))
+
+    return [rec for rec in records if not pre_step(rec)]
+
+
 def paired_scan_records(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Keep the records whose (site, distance) has both a p and an ap record.
 
