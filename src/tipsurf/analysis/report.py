@@ -11,6 +11,34 @@ from tipsurf.analysis.plots import plot_exchange
 from tipsurf.analysis.scan_checks import assess_exchange_scan
 
 
+def exchange_report(
+    records: list[dict[str, Any]],
+    *,
+    d0_A: float = 5.0,
+    moment_threshold_muB: float = 0.5,
+    note: str | None = None,
+    reference: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The E_ex(d)/F_ex(d) table of :func:`write_exchange_report` with its checks, written nowhere.
+
+    Parameters and the checks as in :func:`write_exchange_report`.
+
+    Returns
+    -------
+    dict
+        :meth:`ExchangeTable.as_dict` plus ``checks`` (one entry per group) and ``note``.
+    """
+    table = exchange_table(records, d0_A=d0_A, moment_threshold_muB=moment_threshold_muB).as_dict()
+    table["checks"] = [
+        {**{k: group[k] for k in ("surface", "site", "tip")},
+         **assess_exchange_scan([r for r in table["rows"] if all(r[k] == group[k] for k in ("surface", "site", "tip"))], reference)}
+        for group in table["groups"]
+    ]
+    if note:
+        table["note"] = " ".join(note.split())
+    return table
+
+
 def write_exchange_report(
     records: list[dict[str, Any]],
     out_dir: str | Path,
@@ -47,14 +75,7 @@ def write_exchange_report(
     tuple
         The table as a dict and the paths written.
     """
-    table = exchange_table(records, d0_A=d0_A, moment_threshold_muB=moment_threshold_muB).as_dict()
-    table["checks"] = [
-        {**{k: group[k] for k in ("surface", "site", "tip")},
-         **assess_exchange_scan([r for r in table["rows"] if all(r[k] == group[k] for k in ("surface", "site", "tip"))], reference)}
-        for group in table["groups"]
-    ]
-    if note:
-        table["note"] = " ".join(note.split())
+    table = exchange_report(records, d0_A=d0_A, moment_threshold_muB=moment_threshold_muB, note=note, reference=reference)
     out = Path(out_dir)
     paths = [
         write_csv(out / "exchange.csv", table["rows"], ROW_COLUMNS),
