@@ -245,3 +245,15 @@ def test_run_refuses_changed_pseudopotential(qe_pseudo_library, tmp_path: Path) 
     with pytest.raises(ConfigurationError, match="not found"):
         QEEngine().run(tmp_path / "calc", config=cfg)
     assert not (tmp_path / "calc" / "pw.out").exists()
+
+
+def test_a_vacuum_gap_of_exactly_the_minimum_is_a_slab_despite_round_off() -> None:
+    # a 5 A gap converted through pymatgen comes back 1.8e-15 A short: before, that turned the
+    # dipole correction off and changed the k-mesh and the fingerprint
+    from ase import Atoms
+
+    from tipsurf.engines.qe.inputs import is_slab
+
+    slab = Atoms("Fe2", positions=[[0, 0, 0], [0, 0, 2.0]], cell=[2.5, 2.5, 7.0 - 1.8e-15], pbc=True)
+    assert is_slab(slab, min_vacuum_A=5.0)
+    assert not is_slab(slab, min_vacuum_A=5.01)

@@ -173,9 +173,14 @@ def dipole_settings(atoms: Atoms, min_vacuum_A: float = 5.0) -> dict[str, Any]:
     return {"tefield": True, "dipfield": True, "edir": 3, "emaxpos": round(emaxpos, 6), "eopreg": round(eopreg, 6), "eamp": 0.0}
 
 
+#: Round-off allowed on the vacuum gap (Å): a 5 Å gap read back from a file or converted through
+#: pymatgen (1e-15 Å off) is still a slab.
+VACUUM_TOLERANCE_A = 1e-6
+
+
 def is_slab(atoms: Atoms, min_vacuum_A: float = 5.0) -> bool:
-    """True if the cell has a vacuum gap along c wider than ``min_vacuum_A`` (or no z periodicity)."""
-    return (not bool(atoms.pbc[2])) or vacuum_gap(atoms)[0] >= min_vacuum_A
+    """True if the cell has a vacuum gap along c of at least ``min_vacuum_A`` (or no z periodicity)."""
+    return (not bool(atoms.pbc[2])) or vacuum_gap(atoms)[0] >= min_vacuum_A - VACUUM_TOLERANCE_A
 
 
 def kpoint_mesh(atoms: Atoms, kpoints: dict[str, Any], min_vacuum_A: float = 5.0) -> tuple[list[int], list[int]]:
