@@ -3,11 +3,10 @@
 Pseudopotentials: with ``../shared/pseudo`` beside the repository (or ``TIPSURF_SHARED``
 pointing at a copy) the tests use its GBRV files, as before.  Without it (a plain clone) they
 use the pseudopotentials tipsurf generates itself with ld1.x: generated once per test session
-(about 4 s for the eight recipes) and copied into each test's own cache, so that the QE engine
+(about 5 s for the nine recipes) and copied into each test's own cache, so that the QE engine
 takes its normal zero-configuration path (no ``pseudo_dir``: the generated files replace the
-preset's map).  Ag has no recipe: where a test needs an explicit folder covering every element
-of the presets (``qe_pseudo_library``), Ag is a small local UPF the tests write themselves
-(``tests/upf_files.py``), good for writing inputs, not for running pw.x.
+preset's map).  Every element of the presets has a recipe (Ag too), so a test that needs an
+explicit folder covering all of them (``qe_pseudo_library``) gets a copy of the generated set.
 
 Only tests that read real program outputs of ``../shared/refdata`` skip without ../shared.
 """
@@ -56,8 +55,6 @@ def shared_pseudo_dir() -> Path:
 
 #: Valence electrons of the GBRV files in ../shared/pseudo (its MANIFEST.md).
 GBRV_VALENCE = {"Fe": 16.0, "Co": 17.0, "Mn": 15.0, "W": 14.0, "Ti": 12.0, "H": 1.0, "Mg": 10.0, "O": 6.0, "Ag": 19.0}
-#: Ag has no ld1.x recipe: the test-written stand-in (tests/upf_files.write_upf_v2_local).
-TEST_AG_FILE, TEST_AG_VALENCE = "Ag.pbe-local_tipsurf-tests.UPF", 11.0
 
 
 def _file_md5(path: Path) -> str:
@@ -164,20 +161,17 @@ class PseudoProvider:
         """A folder to configure as pseudo_dir holding every element the presets name (Ag too).
 
         Shared: ../shared/pseudo with the fast preset's map.  Otherwise one session folder with
-        the generated files and the test-written Ag stand-in.  Read-only: copy before editing.
+        a copy of the generated files (every preset element has a recipe).  Read-only: copy
+        before editing.
         """
         if self.shared:
             return PseudoSet(PSEUDO_DIR, _preset_map(), "shared", True, dict(GBRV_VALENCE))
         if self._library is None:
-            from upf_files import write_upf_v2_local
-
             gen = self.generated_set()
             folder = self._factory.mktemp("pseudo-library")
             for name in gen.files.values():
                 shutil.copy2(gen.folder / name, folder / name)
-            write_upf_v2_local(folder / TEST_AG_FILE, "Ag", TEST_AG_VALENCE)
-            files = {**gen.files, "Ag": TEST_AG_FILE}
-            self._library = PseudoSet(folder, files, "generated", True, {**gen.valence, "Ag": TEST_AG_VALENCE})
+            self._library = PseudoSet(folder, dict(gen.files), "generated", True, dict(gen.valence))
         return self._library
 
 
@@ -192,7 +186,7 @@ def qe_pseudos(pseudo_provider: PseudoProvider, monkeypatch: pytest.MonkeyPatch)
     """Working pseudopotentials for the QE engine, set in the environment of this test.
 
     ../shared/pseudo as TIPSURF_PSEUDO_DIR when present; otherwise no TIPSURF_PSEUDO_DIR and
-    tipsurf's generated set in this test's cache (elements with a recipe: not Ag).
+    tipsurf's generated set in this test's cache (every element with a recipe, Ag included).
     """
     chosen = pseudo_provider.usable(Path(os.environ["TIPSURF_CACHE_DIR"]))
     chosen.apply_env(monkeypatch)

@@ -1,15 +1,10 @@
 """Small pseudopotential files written by the tests themselves (no library needed).
 
-* :func:`write_upf_v1` writes an ultrasoft pseudopotential in the old UPF v1 layout (the
-  positional ``<PP_HEADER>`` block of the original GBRV files, then mesh, core charge, local
-  part, projectors with D_ij and Q_ij, pseudo-wavefunctions and atomic charge), so that the v1
-  header parser is tested on the file structure it meets in real libraries.
-* :func:`write_upf_v2_local` writes a UPF v2 file of an analytic local (projector-free)
-  norm-conserving potential, ``V(r) = -2 Z erf(r / r_c) / r`` Ry, with a 1-s-like starting
-  wavefunction and its atomic charge.  It stands in for elements tipsurf has no ld1.x recipe
-  for (Ag) in tests that only write inputs: every section pw.x reads is present and consistent
-  (mesh, local part, empty non-local part, wavefunctions, rho_atom), but it is NOT a potential
-  to compute anything with, and its PP_INFO says so.
+:func:`write_upf_v1` writes an ultrasoft pseudopotential in the old UPF v1 layout (the
+positional ``<PP_HEADER>`` block of the original GBRV files, then mesh, core charge, local
+part, projectors with D_ij and Q_ij, pseudo-wavefunctions and atomic charge), so that the v1
+header parser is tested on the file structure it meets in real libraries.  (The generated ld1.x
+set covers every element of the presets, so no stand-in UPF is needed for input-writing tests.)
 
 The radial functions are smooth analytic shapes on the logarithmic mesh ld1.x uses
 (``r_i = exp(xmin + i dx) / Z``); the tests check file handling, not physics.
@@ -21,7 +16,7 @@ import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ase.data import atomic_masses, atomic_numbers
+from ase.data import atomic_numbers
 
 
 def _mesh(element: str, rmax_bohr: float = 40.0, xmin: float = -7.0, dx: float = 0.03) -> tuple[list[float], list[float]]:
@@ -106,59 +101,5 @@ def write_upf_v1(
     lines += ["</PP_PSWFC>", "", "", "<PP_RHOATOM>"]
     rho = [sum(occ * chi[i] ** 2 for (_, _, occ), chi in zip(channels, chis)) for i in range(n)]
     lines += [_block(rho), "</PP_RHOATOM>", ""]
-    path.write_text("\n".join(lines))
-    return path
-
-
-def write_upf_v2_local(
-    path: str | Path,
-    element: str,
-    z_valence: float,
-    *,
-    label: str = "5S",
-    cutoffs_Ry: tuple[float, float] = (30.0, 240.0),
-    rc_bohr: float = 1.5,
-) -> Path:
-    """Write a UPF v2 file of a local erf-screened Coulomb potential for ``element`` (see module doc)."""
-    path = Path(path)
-    r, rab = _mesh(element)
-    zeff = float(z_valence)
-    chi = _wavefunction(r, 0, 1.5)
-    local = [-2 * zeff * math.erf(ri / rc_bohr) / ri for ri in r]
-    rho = [zeff * c * c for c in chi]
-    n = len(r)
-
-    def section(tag: str, values: list[float], **attrs: str) -> list[str]:
-        extra = "".join(f' {k}="{v}"' for k, v in attrs.items())
-        return [f'  <{tag} type="real" size="{len(values)}" columns="4"{extra}>', _block(values), f"  </{tag}>"]
-
-    header = {
-        "generated": "tipsurf test suite (tests/upf_files.py)", "author": "tipsurf tests", "date": "",
-        "comment": "analytic local potential for input-writing tests only", "element": element,
-        "pseudo_type": "NC", "relativistic": "scalar", "is_ultrasoft": "false", "is_paw": "false",
-        "is_coulomb": "false", "has_so": "false", "has_wfc": "false", "has_gipaw": "false",
-        "paw_as_gipaw": "false", "core_correction": "false", "functional": "PBE",
-        "z_valence": f"{zeff:.12E}", "total_psenergy": f"{-zeff:.12E}",
-        "wfc_cutoff": f"{cutoffs_Ry[0]:.12E}", "rho_cutoff": f"{cutoffs_Ry[1]:.12E}", "l_max": "-1",
-        "l_max_rho": "0", "l_local": "0", "mesh_size": str(n), "number_of_wfc": "1", "number_of_proj": "0",
-    }
-    lines = ['<UPF version="2.0.1">', "  <PP_INFO>",
-             f"    {element}: V(r) = -2 Z erf(r/{rc_bohr}) / r Ry with Z = {zeff:g}, no projectors.",
-             f"    Written by the tipsurf test suite; mass {atomic_masses[atomic_numbers[element]]:.3f}.",
-             "    Not a pseudopotential to compute with: it lets tests write pw.x inputs for this element.",
-             "  </PP_INFO>", "  <!-- END OF HUMAN READABLE SECTION -->", "  <PP_HEADER"]
-    lines += [f'     {key}="{value}"' for key, value in header.items()]
-    lines[-1] += "/>"
-    lines += [f'  <PP_MESH dx="3.0E-02" mesh="{n}" xmin="-7.0" rmax="{r[-1]:.6E}" zmesh="{atomic_numbers[element]}.0">']
-    lines += ["  " + line for line in section("PP_R", r)] + ["  " + line for line in section("PP_RAB", rab)]
-    lines += ["  </PP_MESH>"]
-    lines += section("PP_LOCAL", local)
-    lines += ["  <PP_NONLOCAL/>", "  <PP_PSWFC>"]
-    lines += ["  " + line for line in section("PP_CHI.1", chi, label=label, l="0", occupation=f"{zeff:.3f}",
-                                                  n="1", pseudo_energy="-0.5", cutoff_radius="0.0",
-                                                  ultrasoft_cutoff_radius="0.0")]
-    lines += ["  </PP_PSWFC>"]
-    lines += section("PP_RHOATOM", rho)
-    lines += ["</UPF>", ""]
     path.write_text("\n".join(lines))
     return path
