@@ -68,8 +68,8 @@ def test_site_lookup_uses_the_builders_records_and_refuses_to_guess() -> None:
 def _write_finished_qe_calc(atoms, calc: Path, pseudos) -> None:
     """tipsurf's QE engine writes the inputs; a synthetic XML stands in for the finished pw.x run.
 
-    ``pseudos``: an explicit pseudopotential folder covering the structure's elements (for Ag
-    without ../shared: the test-written stand-in; no pw.x runs here).
+    ``pseudos``: an explicit pseudopotential folder covering the structure's elements (without
+    ../shared: tipsurf's generated set, Ag included; no pw.x runs here).
     """
     from tipsurf.analysis.volumetric import BOHR_A
     from tipsurf.engines.presets import load_preset, merge_preset

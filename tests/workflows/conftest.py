@@ -26,8 +26,8 @@ def pseudo_env(pseudo_provider, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN20
 @pytest.fixture
 def pseudo_library_env(pseudo_provider, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - conftest.PseudoSet
     """An explicit TIPSURF_PSEUDO_DIR covering every preset element, Ag included (without
-    ../shared: the generated set plus the test-written Ag stand-in, for campaigns that only
-    write inputs); pass ``.preset_overrides()`` to the campaign.  Needs pw.x for the banner."""
+    ../shared: tipsurf's generated set, Ag included); pass ``.preset_overrides()`` to the
+    campaign.  Needs pw.x for the banner."""
     require_pw()
     chosen = pseudo_provider.library()
     chosen.apply_env(monkeypatch)

@@ -125,7 +125,7 @@ def test_pre_steps_feed_every_point(tmp_path: Path, pseudo_env) -> None:
 
 
 def test_adsorbate_campaign_structure(tmp_path: Path, pseudo_library_env) -> None:
-    """MgO/Ag(100): without ../shared the Ag file is the tests' own stand-in (inputs only, nothing runs)."""
+    """MgO/Ag(100): without ../shared the Ag file is tipsurf's generated one (inputs only, nothing runs)."""
     overrides = pseudo_library_env.preset_overrides()
     report = add_adsorbate_campaign(preset="fast", preset_overrides=overrides, name="ads", project_dir=tmp_path)
     # TiHx (5) x sites (2) x MgO thickness (2) + 2 bare slabs + H2
