@@ -1,36 +1,32 @@
-"""What every engine (one per code) provides to the workflows.
+"""What every engine (one per code) provides to the workflows, and where each engine is.
 
 An engine turns an Atoms object (built by :mod:`tipsurf.structures`, carrying initial magnetic
 moments, constraints and ``atoms.info`` metadata) plus a preset into input files, runs the
 code under custodian, and parses the outputs into a :class:`~tipsurf.engines.record.CalcResult`.
+
+The engines are found through :data:`ENGINES` (code name → ``"module:Class"``), imported only
+when :func:`get_engine` asks for one: this module imports no engine and no engine imports this
+module (they take :class:`~tipsurf.engines.record.PreparedCalc` from the records), so the
+registry adds no import cycle.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib
 from pathlib import Path
 from typing import Any, Protocol
 
 from ase import Atoms
 
 from tipsurf.config import Config
-from tipsurf.engines.record import CalcResult
+from tipsurf.engines.record import CalcResult, PreparedCalc
+from tipsurf.errors import InputError
 
-
-@dataclass
-class PreparedCalc:
-    """What ``write_inputs`` produced: enough to run, fingerprint and store the calculation."""
-
-    directory: str
-    code: str
-    fingerprint: str
-    parameters: dict[str, Any]
-    pseudopotentials: dict[str, dict[str, str]] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict."""
-        return dict(self.__dict__)
+#: Engine of each code, as ``"module:Class"`` (imported on demand by :func:`get_engine`).
+ENGINES: dict[str, str] = {
+    "qe": "tipsurf.engines.qe:QEEngine",
+    "vasp": "tipsurf.engines.vasp:VaspEngine",
+}
 
 
 class Engine(Protocol):
@@ -62,15 +58,27 @@ class Engine(Protocol):
 
 
 def get_engine(code: str) -> Engine:
-    """Return the engine for ``code`` (``"qe"`` or ``"vasp"``)."""
-    from tipsurf.errors import InputError
+    """Return the engine for ``code``, importing its module on first use.
 
-    if code == "qe":
-        from tipsurf.engines.qe import QEEngine
+    Parameters
+    ----------
+    code
+        A key of :data:`ENGINES` (``"qe"`` or ``"vasp"``).
 
-        return QEEngine()
-    if code == "vasp":
-        from tipsurf.engines.vasp import VaspEngine
+    Returns
+    -------
+    Engine
+        A new instance of the code's engine class.
 
-        return VaspEngine()
-    raise InputError(f"unknown code '{code}'; choose 'qe' or 'vasp'")
+    Raises
+    ------
+    InputError
+        Unknown code.
+    """
+    target = ENGINES.get(code) if isinstance(code, str) else None
+    if target is None:
+        choices = " or ".join(f"'{name}'" for name in ENGINES)
+        raise InputError(f"unknown code '{code}'; choose {choices}")
+    module_name, _, class_name = target.partition(":")
+    engine_class = getattr(importlib.import_module(module_name), class_name)
+    return engine_class()

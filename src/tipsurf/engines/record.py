@@ -1,4 +1,9 @@
-"""The code-neutral result record that travels from engines to workflows and analysis."""
+"""The code-neutral records that travel from engines to workflows and analysis.
+
+* :class:`PreparedCalc` — what an engine's ``write_inputs`` prepared (folder, fingerprint,
+  parameters, pseudopotentials, metadata);
+* :class:`CalcResult` — the parsed outcome of one calculation.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,22 @@ from typing import Any
 from tipsurf.errors import InputError
 
 RECORD_SCHEMA_VERSION = 1
+
+
+@dataclass
+class PreparedCalc:
+    """What ``write_inputs`` produced: enough to run, fingerprint and store the calculation."""
+
+    directory: str
+    code: str
+    fingerprint: str
+    parameters: dict[str, Any]
+    pseudopotentials: dict[str, dict[str, str]] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return dict(self.__dict__)
 
 
 @dataclass

@@ -20,7 +20,6 @@ from ase.io import write as ase_write
 
 from tipsurf.atomic import atomic_path, write_json_atomic, write_text_atomic
 from tipsurf.config import Config, load_config
-from tipsurf.engines.base import PreparedCalc
 from tipsurf.engines.fingerprint import fingerprint
 from tipsurf.engines.presets import validate_preset
 from tipsurf.engines.qe.handlers import CALC_FILE, STATE_FILE, saved_density
@@ -45,7 +44,7 @@ from tipsurf.engines.qe.pseudo import UpfInfo, resolve_pseudopotentials
 from tipsurf.engines.qe.starts import STRUCTURE_FILE, copy_wavefunctions, prepare_restart, superposed_start
 from tipsurf.engines.qe.superpose import DensityPart
 from tipsurf.engines.qe.version import parse_version, qe_version
-from tipsurf.engines.record import CalcResult
+from tipsurf.engines.record import CalcResult, PreparedCalc
 from tipsurf.errors import CalculationFailedError, ConfigurationError, InputError, OutputError
 
 __all__ = ["QEEngine", "build_namelists", "prepare_restart"]

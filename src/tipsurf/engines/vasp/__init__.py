@@ -20,9 +20,8 @@ from ase import Atoms
 from tipsurf.atomic import write_json_atomic, write_text_atomic
 from tipsurf.concurrency import released
 from tipsurf.config import Config, load_config
-from tipsurf.engines.base import PreparedCalc
 from tipsurf.engines.fingerprint import fingerprint, structure_payload
-from tipsurf.engines.record import CalcResult
+from tipsurf.engines.record import CalcResult, PreparedCalc
 from tipsurf.engines.vasp.inputs import build_incar, build_kpoints, build_poscar, incar_object, species_order
 from tipsurf.engines.vasp.outputs import read_vasp_outputs
 from tipsurf.engines.vasp.potcar import build_potcar, potcar_symbol, resolve_potcar_dir
