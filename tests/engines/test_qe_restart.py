@@ -1,4 +1,4 @@
-"""Warm start across a change of the cell height (tipsurf.engines.qe.restart).
+"""Warm start across a change of the cell height (tipsurf.engines.qe.restart, .gvectors, .charge_density).
 
 Unit tests use synthetic densities written in pw.x's format; the pw.x tests run a tiny
 "connected junction" toy (Mn "surface" layer, Fe "tip" layer bonded to the Mn image
@@ -20,15 +20,9 @@ from tipsurf.config import Config
 from tipsurf.engines.presets import load_preset, merge_preset
 from tipsurf.engines.qe import QEEngine
 from tipsurf.engines.qe.inputs import get_pw_parameter
-from tipsurf.engines.qe.restart import (
-    ChargeDensity,
-    plan_restart,
-    qe_miller_order,
-    read_charge_density,
-    shift_density,
-    shift_density_for_new_cell,
-    write_charge_density,
-)
+from tipsurf.engines.qe.charge_density import ChargeDensity, read_charge_density, write_charge_density
+from tipsurf.engines.qe.gvectors import qe_miller_order, shift_density, shift_density_for_new_cell
+from tipsurf.engines.qe.restart import plan_restart
 from tipsurf.errors import InputError, OutputError
 from scf_starts import KNOWN_GENERATED_WARM_START, first_scf_error_Ry
 

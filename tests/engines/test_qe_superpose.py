@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tipsurf.engines.qe.restart import ChargeDensity, qe_miller_order, read_charge_density, write_charge_density
+from tipsurf.engines.qe.charge_density import ChargeDensity, read_charge_density, write_charge_density
+from tipsurf.engines.qe.gvectors import qe_miller_order
 from tipsurf.engines.qe.superpose import DensityPart, superpose_densities, write_superposed_density
 from tipsurf.errors import InputError
 

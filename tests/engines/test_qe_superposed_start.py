@@ -19,7 +19,8 @@ from tipsurf.config import Config
 from tipsurf.engines.presets import load_preset
 from tipsurf.engines.qe import QEEngine
 from tipsurf.engines.qe.inputs import get_pw_parameter
-from tipsurf.engines.qe.restart import ChargeDensity, qe_miller_order, read_charge_density, write_charge_density
+from tipsurf.engines.qe.charge_density import ChargeDensity, read_charge_density, write_charge_density
+from tipsurf.engines.qe.gvectors import qe_miller_order
 from tipsurf.engines.qe.superpose import DensityPart, calc_save_dir
 from tipsurf.structures import JunctionSpec, MnW110Spec, TipSpec
 

@@ -24,7 +24,7 @@ from tipsurf.errors import InputError
 
 #: Engine of each code, as ``"module:Class"`` (imported on demand by :func:`get_engine`).
 ENGINES: dict[str, str] = {
-    "qe": "tipsurf.engines.qe:QEEngine",
+    "qe": "tipsurf.engines.qe.engine:QEEngine",
     "vasp": "tipsurf.engines.vasp:VaspEngine",
 }
 

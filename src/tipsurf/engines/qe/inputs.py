@@ -1,4 +1,4 @@
-"""pw.x input: species split by starting magnetization, namelists, cards, and in-place edits.
+"""pw.x input: species split by starting magnetization, namelists from a preset, cards, and in-place edits.
 
 The input is written here rather than with ``ase.io.espresso`` because ASE writes the raw
 moment (μB) as ``starting_magnetization``; QE expects the fraction of the valence charge
@@ -203,6 +203,81 @@ def kpoint_mesh(atoms: Atoms, kpoints: dict[str, Any], min_vacuum_A: float = 5.0
         mesh[2] = 1
         shift[2] = 0
     return mesh, shift
+
+
+def build_namelists(
+    atoms: Atoms,
+    preset: dict[str, Any],
+    split: SpeciesSplit,
+    version: tuple[int, int],
+    *,
+    pseudo_dir: Path,
+    calculation: str = "scf",
+    walltime_s: float | None = None,
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """pw.x namelists and the HUBBARD card lines (empty before QE 7.1) for a preset.
+
+    Returns
+    -------
+    tuple
+        (``{"control": {...}, "system": {...}, "electrons": {...}, ...}``, hubbard card lines)
+    """
+    nat = len(atoms)
+    control: dict[str, Any] = {
+        "calculation": calculation,
+        "prefix": PREFIX,
+        "outdir": f"./{OUTDIR}",
+        "pseudo_dir": str(pseudo_dir.resolve()),
+        "tprnfor": True,
+        "disk_io": "low",
+    }
+    if walltime_s:
+        control["max_seconds"] = float(max(1.0, round(0.9 * float(walltime_s), 1)))
+    system: dict[str, Any] = {
+        "ibrav": 0,
+        "nat": nat,
+        "ntyp": len(split.species),
+        "ecutwfc": float(preset.get("ecutwfc_Ry", 30.0)),
+        "ecutrho": float(preset.get("ecutrho_Ry", 8 * float(preset.get("ecutwfc_Ry", 30.0)))),
+        "occupations": "smearing",
+        "smearing": preset.get("smearing", "m-v"),
+        "degauss": float(preset.get("degauss_Ry", 0.02)),
+    }
+    magnetic = preset.get("spin_polarized", True) and any(abs(sp.moment_muB) > 0 for sp in split.species)
+    if magnetic:
+        system["nspin"] = 2
+        for i, sp in enumerate(split.species, start=1):
+            system[f"starting_magnetization({i})"] = round(sp.starting_magnetization, 6)
+    hub_system, hub_card = hubbard_settings(
+        split, preset.get("hubbard_u_eV") or {}, version, preset.get("hubbard_projector", "atomic")
+    )
+    system.update(hub_system)
+    if preset.get("vdw_corr"):
+        system["vdw_corr"] = str(preset["vdw_corr"])
+    if preset.get("dipole_correction") and is_slab(atoms, float(preset.get("slab_vacuum_A", 5.0))):
+        dip = dipole_settings(atoms, float(preset.get("slab_vacuum_A", 5.0)))
+        control["tefield"] = dip.pop("tefield")
+        control["dipfield"] = dip.pop("dipfield")
+        system.update(dip)
+    conv = preset.get("conv_thr_Ry")
+    if conv is None:
+        conv = float(preset.get("conv_thr_Ry_per_atom", 1e-7)) * nat
+    electrons: dict[str, Any] = {
+        "conv_thr": float(f"{float(conv):.3e}"),
+        "mixing_mode": preset.get("mixing_mode", "plain"),
+        "mixing_beta": float(preset.get("mixing_beta", 0.3)),
+        "mixing_ndim": int(preset.get("mixing_ndim", 8)),
+        "electron_maxstep": int(preset.get("electron_maxstep", 100)),
+        "diagonalization": preset.get("diagonalization", "david"),
+    }
+    namelists = {"control": control, "system": system, "electrons": electrons}
+    if calculation == "relax":
+        namelists["ions"] = {}
+    for name, values in (preset.get("extra") or {}).items():
+        if name.lower() not in ("control", "system", "electrons", "ions", "cell") or not isinstance(values, dict):
+            raise InputError(f"preset 'extra' must map a pw.x namelist (control, system, ...) to settings, got '{name}'")
+        namelists.setdefault(name.lower(), {}).update(values)
+    return namelists, hub_card
 
 
 def format_value(value: Any) -> str:

@@ -1,8 +1,11 @@
 """How a pw.x calculation starts: from atoms, a neighbour's density, or superposed fragments.
 
+* :func:`prepare_start` — the choice :meth:`tipsurf.engines.qe.QEEngine.write_inputs` makes
+  between the two below (or atoms), with the matching ``startingpot``/``startingwfc``;
 * :func:`prepare_restart` — the converged density of another calculation: copied (same cell),
-  shifted across the gap (a junction whose cell height changed, :mod:`.restart`), or a cold
-  start with the reason (unknown or unreadable source, a G order tipsurf cannot reproduce);
+  shifted across the gap (a junction whose cell height changed, :mod:`.restart` decides,
+  :mod:`.gvectors` shifts), or a cold start with the reason (unknown or unreadable source, a G
+  order tipsurf cannot reproduce);
 * :func:`superposed_start` — the sum of converged fragment densities
   (:mod:`.superpose`), with a neighbour's Kohn–Sham states when one takes part.
 
@@ -22,11 +25,12 @@ from ase.io import read as ase_read
 
 from tipsurf.engines.qe.handlers import CALC_FILE
 from tipsurf.engines.qe.inputs import OUTDIR, PREFIX
-from tipsurf.engines.qe.restart import plan_restart, shift_density_for_new_cell
+from tipsurf.engines.qe.gvectors import shift_density_for_new_cell
+from tipsurf.engines.qe.restart import plan_restart
 from tipsurf.engines.qe.superpose import DensityPart, write_superposed_density
 from tipsurf.errors import InputError, OutputError
 
-__all__ = ["copy_restart_data", "copy_wavefunctions", "prepare_restart", "superposed_start"]
+__all__ = ["copy_restart_data", "copy_wavefunctions", "prepare_restart", "prepare_start", "superposed_start"]
 
 STRUCTURE_FILE = "structure.json"
 
@@ -73,7 +77,7 @@ def prepare_restart(
     """Put the starting density of ``source`` into ``directory``, adapted to a changed cell.
 
     Same cell: plain copy.  Junction whose cell height changed with the distance: the
-    density above the gap mid-plane is shifted (:mod:`tipsurf.engines.qe.restart`), which
+    density above the gap mid-plane is shifted (:mod:`tipsurf.engines.qe.gvectors`), which
     writes pw.x's G-vector order as serial pw.x 6.x computes it — so only when ``qe_version``
     is 6.x and ``pw_command`` runs pw.x serially (no MPI launcher, no -nk/-nd/-nt).  Otherwise,
     or if the density cannot be read (missing, truncated, HDF5): cold start, with the reason.
@@ -158,3 +162,58 @@ def copy_wavefunctions(source_save: Path, directory: Path) -> list[str]:
     for path in [*files, xml]:
         shutil.copyfile(path, target / path.name)
     return [path.name for path in [*files, xml]]
+
+
+def prepare_start(
+    directory: Path,
+    atoms: Atoms,
+    electrons_namelist: dict[str, Any],
+    *,
+    ecutrho_Ry: float,
+    qe_version: tuple[int, int] | None,
+    pw_command: list[str] | None,
+    electrons: float,
+    restart_from: str | Path | None = None,
+    start_density: list[DensityPart] | None = None,
+    start_wavefunctions: str | Path | None = None,
+) -> dict[str, Any]:
+    """Put the starting density (and states) into ``directory`` and set how pw.x starts.
+
+    ``restart_from`` wins over ``start_density``; with neither the calculation starts from
+    atoms.  ``electrons_namelist`` (the ``&ELECTRONS`` settings) gets ``startingpot`` and
+    ``startingwfc`` to match what was prepared.
+
+    Parameters
+    ----------
+    directory
+        The new calculation folder.
+    atoms
+        Its structure (with ``info``).
+    electrons_namelist
+        ``&ELECTRONS`` namelist, changed in place.
+    ecutrho_Ry, qe_version, pw_command
+        Density cut-off, pw.x version and command (see :func:`prepare_restart`).
+    electrons
+        Electron count of the calculation (checked against a superposition).
+    restart_from, start_density, start_wavefunctions
+        See :meth:`tipsurf.engines.qe.QEEngine.write_inputs`.
+
+    Returns
+    -------
+    dict
+        The restart record (``restart_method``, ``restart_note``, ``restart_files``,
+        ``restart_diagnostics``, and ``restart_parts`` for a superposition).
+    """
+    restart = {"restart_method": "none", "restart_note": "", "restart_files": [], "restart_diagnostics": None}
+    if restart_from is not None:
+        restart = prepare_restart(restart_from, directory, atoms, ecutrho_Ry, qe_version, pw_command)
+        electrons_namelist["startingpot"] = "atomic" if restart["restart_method"] == "cold-fallback" else "file"
+        electrons_namelist["startingwfc"] = "atomic+random"
+    elif start_density:
+        restart = superposed_start(start_density, directory, electrons)
+        cold = restart["restart_method"] == "cold-fallback"
+        electrons_namelist["startingpot"] = "atomic" if cold else "file"
+        copied = [] if cold or start_wavefunctions is None else copy_wavefunctions(Path(start_wavefunctions), directory)
+        electrons_namelist["startingwfc"] = "file" if copied else "atomic+random"
+        restart["restart_files"] = restart["restart_files"] + copied
+    return restart

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from tipsurf.engines.qe.inputs import OUTDIR, PREFIX
-from tipsurf.engines.qe.restart import DENSITY_FILE, ChargeDensity, read_charge_density, write_charge_density
+from tipsurf.engines.qe.charge_density import DENSITY_FILE, ChargeDensity, read_charge_density, write_charge_density
 from tipsurf.errors import InputError
 
 __all__ = ["DensityPart", "calc_save_dir", "superpose_densities", "write_superposed_density"]
