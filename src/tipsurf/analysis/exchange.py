@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from tipsurf.engines.record import tip_force_z
 from tipsurf.errors import InputError
 
 D0_A_DEFAULT = 5.0
@@ -104,15 +105,6 @@ def _meta(record: dict[str, Any], index: int) -> dict[str, Any]:
 
 def _group_key(meta: dict[str, Any]) -> GroupKey:
     return (str(meta.get("surface") or "?"), str(meta["site"]), str(meta.get("tip") or "?"))
-
-
-def tip_force_z(record: dict[str, Any]) -> float | None:
-    """Sum of the z-forces on ``metadata['tip_indices']`` (eV/Å, + = away), or None if absent."""
-    forces = record.get("forces_eV_per_A")
-    tip = record.get("metadata", {}).get("tip_indices")
-    if forces is None or not tip:
-        return None
-    return float(sum(forces[i][2] for i in tip))
 
 
 def _moments(record: dict[str, Any]) -> tuple[float | None, list[float] | None]:

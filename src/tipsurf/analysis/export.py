@@ -16,6 +16,7 @@ import numpy as np
 
 from tipsurf.atomic import atomic_path, write_json_atomic, write_text_atomic
 from tipsurf.errors import InputError
+from tipsurf.jsonable import to_jsonable
 
 
 def _cell(value: Any) -> str:
@@ -43,24 +44,9 @@ def write_csv(path: str | Path, rows: Iterable[dict[str, Any]], columns: Sequenc
     return write_text_atomic(path, rows_to_csv(rows, columns))
 
 
-def to_jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays and non-finite floats to plain JSON values."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return to_jsonable(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def write_json(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` (numpy allowed) as JSON atomically."""
-    return write_json_atomic(path, to_jsonable(obj))
+    """Write ``obj`` (numpy allowed; NaN and ±inf as null) as JSON atomically."""
+    return write_json_atomic(path, to_jsonable(obj, finite=True, other=None))
 
 
 def write_npz(path: str | Path, **arrays: Any) -> Path:

@@ -11,7 +11,6 @@ stability diagram is the lower envelope of the lines, computed exactly below.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -19,18 +18,7 @@ import numpy as np
 
 from tipsurf.analysis.thermo import T_MAX_K, T_MIN_K, delta_mu_H
 from tipsurf.errors import InputError
-
-SPECIES_RE = re.compile(r"^TiH(\d*)$|^Ti$")
-
-
-def hydrogen_count(species: str) -> int:
-    """Number of H atoms x in a species name 'Ti', 'TiH', 'TiH2', ... ."""
-    if species == "Ti":
-        return 0
-    match = SPECIES_RE.match(species)
-    if not match:
-        raise InputError(f"unknown species '{species}'; expected Ti, TiH, TiH2, TiH3, TiH4 (and H2 for the molecule)")
-    return int(match.group(1) or 1)
+from tipsurf.structures.adsorbates import hydrogen_count
 
 
 @dataclass

@@ -380,14 +380,6 @@ class QeCalc:
     nspin: int
 
 
-_NAMELIST_VALUE = r"^\s*{key}\s*=\s*['\"]?([^'\",\n]+)['\"]?"
-
-
-def _namelist_value(text: str, key: str) -> str | None:
-    match = re.search(_NAMELIST_VALUE.format(key=key), text, flags=re.IGNORECASE | re.MULTILINE)
-    return match.group(1).strip() if match else None
-
-
 def find_pw_input(calc_dir: Path) -> Path:
     """The pw.x input file of a calculation folder (``*.in``/``*.pwi`` containing ``&control``)."""
     preferred = calc_dir / "pw.in"  # the name tipsurf's QE engine writes
@@ -409,10 +401,12 @@ def read_qe_calc(calc_dir: str | Path) -> QeCalc:
     OutputError
         The calculation has no XML output (not finished) or it lacks a Fermi energy.
     """
+    from tipsurf.engines.qe.inputs import pw_parameter  # the one pw.x input reader
+
     cdir = Path(calc_dir).resolve()
     text = find_pw_input(cdir).read_text(errors="replace")
-    prefix = _namelist_value(text, "prefix") or "pwscf"
-    outdir_raw = _namelist_value(text, "outdir") or "./"
+    prefix = pw_parameter(text, None, "prefix") or "pwscf"
+    outdir_raw = pw_parameter(text, None, "outdir") or "./"
     outdir = (cdir / outdir_raw).resolve()
     xml_path = outdir / f"{prefix}.save" / "data-file-schema.xml"
     if not xml_path.is_file():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Mapping
 
 from tipsurf.errors import InputError
 
@@ -116,7 +116,26 @@ class CalcResult:
         """Total z-force on the tip atoms (``metadata['tip_indices']``); + is away from the surface."""
         if self.forces_eV_per_A is None:
             raise InputError("record has no forces; rerun with forces enabled (QE tprnfor)")
-        tip = self.metadata.get("tip_indices")
-        if not tip:
+        if not self.metadata.get("tip_indices"):
             raise InputError("record has no 'tip_indices' in its metadata; it is not a tip-surface junction")
-        return float(sum(self.forces_eV_per_A[i][2] for i in tip))
+        return float(tip_force_z({"forces_eV_per_A": self.forces_eV_per_A, "metadata": self.metadata}))
+
+
+def tip_force_z(record: Mapping[str, Any]) -> float | None:
+    """Total z-force on the tip atoms of a record dict (eV/Å; + is away from the surface).
+
+    Parameters
+    ----------
+    record
+        A :meth:`CalcResult.as_dict` record (``forces_eV_per_A``, ``metadata['tip_indices']``).
+
+    Returns
+    -------
+    float or None
+        The sum of the z-forces on ``metadata['tip_indices']``; None without forces or tip indices.
+    """
+    forces = record.get("forces_eV_per_A")
+    tip = (record.get("metadata") or {}).get("tip_indices")
+    if forces is None or not tip:
+        return None
+    return float(sum(forces[i][2] for i in tip))

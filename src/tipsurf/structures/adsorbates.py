@@ -19,19 +19,22 @@ nonmagnetic), H 0, substrate 0.  Tags: adsorbate atoms 0 (ase convention).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 from ase import Atoms
 from ase.constraints import FixAtoms
 
 from tipsurf.errors import InputError
-from tipsurf.structures.checks import check_min_distance, require_choice, require_positive
+from tipsurf.structures.checks import check_min_distance, fixed_indices, require_choice, require_positive
 from tipsurf.structures.mgo_ag100 import build_mgo_ag100
 from tipsurf.structures.sites import site_record
 
 ADSORBATE_SPECIES: tuple[str, ...] = ("Ti", "TiH", "TiH2", "TiH3", "TiH4")
 MOLECULE_SPECIES: tuple[str, ...] = ("H2", "Ti", "TiH", "TiH2", "TiH3", "TiH4")
 ADSORBATE_SITES: tuple[str, ...] = ("o-top", "bridge", "hollow")
+#: Names of Ti and its hydrides (``Ti``, ``TiH``, ``TiH2``, ...): the H count is the number after H.
+SPECIES_RE = re.compile(r"^TiH(\d*)$|^Ti$")
 #: Default Ti height above the top MgO plane per site (Angstrom).
 DEFAULT_HEIGHT_A: dict[str, float] = {"o-top": 2.0, "bridge": 1.6, "hollow": 2.2}
 TI_H_BOND_A = 1.75
@@ -40,12 +43,31 @@ _UMBRELLA_POLAR_DEG = {1: 0.0, 2: 55.0, 3: 65.0, 4: 70.0}
 
 
 def hydrogen_count(species: str) -> int:
-    """Number of H atoms in ``Ti``, ``TiH``, ``TiH2``, ...; InputError for other names."""
-    require_choice("species", species, MOLECULE_SPECIES)
+    """Number of H atoms in a species name: ``H2`` 2, ``Ti`` 0, ``TiH`` 1, ``TiH2`` 2, ... .
+
+    Any ``TiHx`` is counted (the Gibbs analysis takes what the user computed); the builders
+    check their species against :data:`ADSORBATE_SPECIES` / :data:`MOLECULE_SPECIES` first.
+
+    Parameters
+    ----------
+    species
+        The name.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    InputError
+        Not ``H2``, ``Ti`` or ``TiH<x>``.
+    """
     if species == "H2":
         return 2
-    rest = species[3:]
-    return 0 if species == "Ti" else (1 if rest == "" else int(rest))
+    match = SPECIES_RE.match(species) if isinstance(species, str) else None
+    if not match:
+        raise InputError(f"unknown species '{species}'; expected Ti, TiH, TiH2, TiH3, TiH4 (and H2 for the molecule)")
+    return 0 if species == "Ti" else int(match.group(1) or 1)
 
 
 def ti_moment(species: str) -> float:
@@ -110,7 +132,7 @@ def build_adsorbate(
     atoms.info = dict(slab.info)
     n_slab = len(slab)
     atoms.extend(ads)
-    atoms.set_constraint([FixAtoms(indices=_fixed(slab))])
+    atoms.set_constraint([FixAtoms(indices=fixed_indices(slab))])
     atoms.info.update(
         {
             "kind": "adsorbate",
@@ -126,11 +148,6 @@ def build_adsorbate(
     )
     check_min_distance(atoms, what=f"{species} on {site}")
     return atoms
-
-
-def _fixed(atoms: Atoms) -> list[int]:
-    """Indices fixed by FixAtoms constraints of ``atoms``."""
-    return sorted({int(i) for c in atoms.constraints if isinstance(c, FixAtoms) for i in c.get_indices()})
 
 
 def _molecule_positions(species: str) -> np.ndarray:

@@ -1,9 +1,11 @@
-"""Sanity checks on built structures: minimum interatomic distances incl. periodic images."""
+"""Sanity checks on built structures (minimum interatomic distances incl. periodic images, choices,
+positive numbers) and the one reading of their FixAtoms constraints (:func:`fixed_indices`)."""
 
 from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
+from ase.constraints import FixAtoms
 from ase.neighborlist import neighbor_list
 
 from tipsurf.errors import InputError
@@ -149,3 +151,18 @@ def require_choice(name: str, value: str, choices: tuple[str, ...] | list[str]) 
     """Raise :class:`InputError` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise InputError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+
+
+def fixed_indices(atoms: Atoms) -> list[int]:
+    """Indices fixed by the FixAtoms constraints of ``atoms``, sorted, each once.
+
+    Parameters
+    ----------
+    atoms
+        Any structure (other constraint types are ignored).
+
+    Returns
+    -------
+    list of int
+    """
+    return sorted({int(i) for c in atoms.constraints if isinstance(c, FixAtoms) for i in c.get_indices()})

@@ -23,6 +23,7 @@ from ase.io import read, write
 
 from tipsurf.atomic import write_text_atomic
 from tipsurf.errors import InputError
+from tipsurf.jsonable import to_jsonable
 
 JSON_KEYS = "tipsurf_json"
 _PLAIN_STRING = re.compile(r"^[A-Za-z_][A-Za-z0-9_.+\-/]*$")
@@ -42,12 +43,8 @@ def _is_plain(value: Any) -> bool:
     return False
 
 
-def _to_jsonable(value: Any) -> Any:
-    """numpy scalars/arrays to plain Python."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
+def _unstorable(value: Any) -> Any:
+    """Refuse what a structure file cannot hold (anything but JSON data and numpy values)."""
     raise TypeError(f"cannot store {type(value).__name__} in a structure file")
 
 
@@ -59,7 +56,7 @@ def _encode_info(info: dict[str, Any]) -> dict[str, Any]:
         if _is_plain(value):
             out[key] = value
         else:
-            out[key] = json.dumps(value, default=_to_jsonable, separators=(",", ":"))
+            out[key] = json.dumps(to_jsonable(value, other=_unstorable), separators=(",", ":"))
             encoded.append(key)
     if encoded:
         out[JSON_KEYS] = ",".join(encoded)

@@ -32,17 +32,12 @@ from ase import Atoms
 from ase.constraints import FixAtoms
 
 from tipsurf.errors import InputError
-from tipsurf.structures.checks import check_min_distance, require_choice, require_positive
+from tipsurf.structures.checks import check_min_distance, fixed_indices, require_choice, require_positive
 from tipsurf.structures.sites import site_record
 
 CONFIGS: tuple[str, ...] = ("p", "ap")
 #: Smallest accepted vacuum between the tip top and the image of the slab bottom (Angstrom).
 MIN_VACUUM_ABOVE_TIP_A = 3.0
-
-
-def _fixed(atoms: Atoms) -> list[int]:
-    """Indices fixed by the FixAtoms constraints of ``atoms``."""
-    return sorted({int(i) for c in atoms.constraints if isinstance(c, FixAtoms) for i in c.get_indices()})
 
 
 def _site_entry(surface: Atoms, site: str, site_index: int) -> dict:
@@ -130,7 +125,7 @@ def build_junction(
     if d_max < distance_A - 1e-9:
         raise InputError(f"scan_d_max_A = {scan_d_max_A} A is below the distance {distance_A} A; it must be the scan's largest distance")
     atoms, shift_z = _assemble(surface, tip_atoms, vacuum_above_tip_A, d_max - float(distance_A))
-    atoms.set_constraint(FixAtoms(indices=_fixed(surface) + [n_surf + i for i in _fixed(tip)]))
+    atoms.set_constraint(FixAtoms(indices=fixed_indices(surface) + [n_surf + i for i in fixed_indices(tip)]))
     atoms.info = _junction_info(surface, tip, entry, site, site_index, distance_A, config, refs, n_surf)
     atoms.info["surface_z_A"] = float(surface.info["surface_z_A"]) + shift_z
     tip_top_at_d_max = float(atoms.positions[n_surf:, 2].max()) + (d_max - float(distance_A))
@@ -241,7 +236,7 @@ def junction_fragment(junction: Atoms, part: str) -> Atoms:
     require_choice("junction fragment", part, FRAGMENTS)
     n_surf = int(junction.info["n_surface_atoms"])
     keep = list(range(n_surf)) if part == "surface" else list(range(n_surf, len(junction)))
-    fixed = set(_fixed(junction))
+    fixed = set(fixed_indices(junction))
     atoms = junction[keep]
     atoms.set_constraint(FixAtoms(indices=[k for k, i in enumerate(keep) if i in fixed]))
     info = dict(junction.info)

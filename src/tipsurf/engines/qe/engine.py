@@ -32,12 +32,13 @@ from tipsurf.engines.qe.inputs import (
 )
 from tipsurf.engines.qe.job import CORRECTIONS_FILE, PW_STDERR, read_corrections, run_pw
 from tipsurf.engines.qe.pseudo import UpfInfo, pseudo_directory, recheck_pseudopotentials, resolve_pseudopotentials, valence_electrons
-from tipsurf.engines.qe.result import _json_safe, read_calc_info, read_result
+from tipsurf.engines.qe.result import read_calc_info, read_result
 from tipsurf.engines.qe.starts import STRUCTURE_FILE, prepare_start
 from tipsurf.engines.qe.superpose import DensityPart
 from tipsurf.engines.qe.version import parse_version, qe_version
 from tipsurf.engines.record import CalcResult, PreparedCalc
 from tipsurf.errors import CalculationFailedError, ConfigurationError, InputError, OutputError
+from tipsurf.jsonable import to_jsonable
 
 __all__ = ["QEEngine"]
 
@@ -57,7 +58,7 @@ def _pw_command(config: Config) -> list[str] | None:
 
 def _write_structure(atoms: Atoms, path: Path) -> None:
     clean = atoms.copy()
-    clean.info = _json_safe(dict(atoms.info))
+    clean.info = to_jsonable(dict(atoms.info))
     with atomic_path(path) as tmp:
         ase_write(str(tmp), clean, format="json")
 
@@ -147,10 +148,10 @@ class QEEngine:
         )
         text = render_pw_input(namelists, split, atoms, mesh, shift, hub_card)
         physical = {k: v for k, v in preset.items() if k not in NON_PHYSICAL_KEYS}
-        parameters = _json_safe({**physical, "calculation": calculation, "kpoint_mesh": mesh, "kpoint_shift": shift})
+        parameters = to_jsonable({**physical, "calculation": calculation, "kpoint_mesh": mesh, "kpoint_shift": shift})
         pseudo_record = {el: {"file": Path(info.path).name, "md5": info.md5} for el, info in pseudos.items()}
         fp = fingerprint(atoms, "qe", parameters, {el: info.md5 for el, info in pseudos.items()})
-        metadata = _json_safe(dict(atoms.info))
+        metadata = to_jsonable(dict(atoms.info))
         calc_info = {
             "code": "qe",
             "fingerprint": fp,

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
-from ase.constraints import FixAtoms
 from ase.data import atomic_masses, atomic_numbers
 
 from tipsurf.errors import InputError
+from tipsurf.structures.checks import fixed_indices
 
 MOMENT_DECIMALS_MUB = 3
 PW_INPUT = "pw.in"
@@ -312,10 +312,7 @@ def render_pw_input(
         lines.append(f"  {sp.label} {atomic_masses[atomic_numbers[sp.element]]:.4f} {sp.pseudo_file}")
     lines.append("CELL_PARAMETERS angstrom")
     lines.extend("  " + " ".join(f"{x:16.10f}" for x in row) for row in np.asarray(atoms.get_cell()))
-    fixed = set()
-    for constraint in atoms.constraints:
-        if isinstance(constraint, FixAtoms):
-            fixed.update(int(i) for i in constraint.index)
+    fixed = set(fixed_indices(atoms))
     relax = namelists.get("control", {}).get("calculation") in {"relax", "md", "vc-relax"}
     lines.append("ATOMIC_POSITIONS angstrom")
     for i, (label, pos) in enumerate(zip(split.labels, atoms.get_positions())):
@@ -349,12 +346,37 @@ def _block(text: str, namelist: str) -> tuple[int, int]:
     return match.start(1), match.end(1)
 
 
+def pw_parameter(text: str, namelist: str | None, key: str) -> str | None:
+    """Value text of ``key = value`` in pw.x input text: the one reader of pw.x inputs.
+
+    Parameters
+    ----------
+    text
+        The input file's text (tipsurf's ``pw.in`` or any pw.x input).
+    namelist
+        Look only inside ``&namelist`` (InputError if it is missing); None: anywhere.
+    key
+        The key as written (case-insensitive), e.g. ``mixing_beta`` or ``starting_magnetization(1)``.
+
+    Returns
+    -------
+    str or None
+        The value without quotes (an unquoted one ends at a comma, a ``!`` comment or the line
+        end); None if the key is not set.
+    """
+    if namelist is not None:
+        start, end = _block(text, namelist)
+        text = text[start:end]
+    match = re.search(rf"^\s*{re.escape(key)}\s*=[ \t]*(?:'([^'\n]*)'|\"([^\"\n]*)\"|([^,!\n]*))", text, re.I | re.M)
+    if not match:
+        return None
+    value = next(group for group in match.groups() if group is not None).strip()
+    return value or None
+
+
 def get_pw_parameter(path: str | Path, namelist: str, key: str) -> str | None:
-    """Raw value text of ``key`` in ``&namelist`` of a pw.x input, or None if absent."""
-    text = Path(path).read_text()
-    start, end = _block(text, namelist)
-    match = re.search(rf"^\s*{re.escape(key)}\s*=\s*(.+?)\s*,?\s*$", text[start:end], re.I | re.M)
-    return match.group(1).strip().strip("'\"") if match else None
+    """Value text of ``key`` in ``&namelist`` of a pw.x input file, or None if absent (see :func:`pw_parameter`)."""
+    return pw_parameter(Path(path).read_text(), namelist, key)
 
 
 def set_pw_parameter(path: str | Path, namelist: str, key: str, value: Any) -> None:

@@ -23,22 +23,9 @@ from tipsurf.engines.qe.outputs import PwOutput, parse_projwfc_output, parse_pw_
 from tipsurf.engines.qe.starts import STRUCTURE_FILE
 from tipsurf.engines.record import CalcResult
 from tipsurf.errors import InputError, OutputError
+from tipsurf.jsonable import to_jsonable
 
 __all__ = ["read_calc_info", "read_result"]
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def read_result(directory: str | Path) -> CalcResult:
@@ -110,7 +97,7 @@ def read_result(directory: str | Path) -> CalcResult:
         positions_A=atoms.get_positions().tolist() if atoms is not None else [],
         cell_A=np.asarray(atoms.get_cell()).tolist() if atoms is not None else [],
         metadata=info.get("metadata", {}),
-        extra=_json_safe(extra),
+        extra=to_jsonable(extra),
     )
 
 

@@ -26,14 +26,10 @@ from tipsurf.engines.vasp.inputs import build_incar, build_kpoints, build_poscar
 from tipsurf.engines.vasp.outputs import read_vasp_outputs
 from tipsurf.engines.vasp.potcar import build_potcar, potcar_symbol, resolve_potcar_dir
 from tipsurf.errors import CalculationFailedError, ConfigurationError, InputError, OutputError, ProgramNotFoundError
+from tipsurf.jsonable import to_jsonable
 
 CALC_FILE = "tipsurf_calc.json"
 __all__ = ["VaspEngine", "CALC_FILE", "load_calc_file"]
-
-
-def _json_safe(obj: Any) -> Any:
-    """Atoms.info and friends as plain JSON (numpy to lists; other objects to their str)."""
-    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
 def load_calc_file(directory: str | Path) -> dict[str, Any] | None:
@@ -162,8 +158,8 @@ class VaspEngine:
         kpoints = build_kpoints(preset)
         potcar, pseudos = self._potcar(species, preset, config, allow_missing_potcar)
         parameters = {
-            "incar": _json_safe(incar),
-            "kpoints": _json_safe(preset.get("kpoints")),
+            "incar": to_jsonable(incar),
+            "kpoints": to_jsonable(preset.get("kpoints")),
             "potcar_functional": str(preset.get("potcar_functional", "PBE")),
             "potcar_symbols": {sp: potcar_symbol(sp, preset.get("potcar_symbols") or {}) for sp in species},
         }
@@ -182,7 +178,7 @@ class VaspEngine:
         write_text_atomic(directory / "KPOINTS", str(kpoints))
         if potcar is not None:
             potcar.write_file(directory / "POTCAR")
-        metadata = _json_safe(dict(atoms.info))
+        metadata = to_jsonable(dict(atoms.info))
         record = {
             "code": self.code,
             "fingerprint": fp,
@@ -198,7 +194,7 @@ class VaspEngine:
             "restart_files": restart_files,
             "preset_description": preset.get("description"),
         }
-        write_json_atomic(directory / CALC_FILE, _json_safe(record))
+        write_json_atomic(directory / CALC_FILE, to_jsonable(record))
         return PreparedCalc(
             directory=str(directory),
             code=self.code,
@@ -331,7 +327,7 @@ class VaspEngine:
             positions_A=back(data["positions_A"]),
             cell_A=np.asarray(data["cell_A"], dtype=float).tolist(),
             metadata=calc.get("metadata") or {},
-            extra=_json_safe(extra),
+            extra=to_jsonable(extra),
         )
 
 
@@ -347,5 +343,5 @@ def _corrections(directory: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for job in log if isinstance(log, list) else []:
         for corr in job.get("corrections", []) if isinstance(job, dict) else []:
-            out.append(_json_safe(corr))
+            out.append(to_jsonable(corr))
     return out
