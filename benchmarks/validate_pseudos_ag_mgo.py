@@ -1,6 +1,6 @@
 """Validate tipsurf's ld1.x pseudopotentials of the MgO/Ag(100) system (Ag, Mg, O) with the real pw.x.
 
-* Ag: the ld1.x transferability and ghost checks of ``pseudo_gen.check_transferability``, then
+* Ag: the ld1.x transferability and ghost checks of ``pseudo_transferability.check_transferability``, then
   fcc Ag E(V) at 7 lattice constants (primitive 1-atom cell, k 10x10x10, m-v smearing 0.02 Ry,
   the recipe's cut-offs) -> a0 and B0 from a third-order Birch-Murnaghan fit, against the
   all-electron PBE a0 4.152 A (Haas, Tran & Blaha, Phys. Rev. B 79, 085104 (2009)).
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from tipsurf.config import Config
-from tipsurf.engines.qe import pseudo_gen
+from tipsurf.engines.qe import pseudo_gen, pseudo_transferability
 
 RY_PER_A3_IN_GPA = 13.605693122994 * 160.21766208
 REFERENCES = {  # all-electron PBE lattice constants (A): Haas, Tran & Blaha, PRB 79, 085104 (2009)
@@ -144,8 +144,8 @@ def main() -> int:
     report: dict = {"files": {el: pseudo_gen.read_provenance(folder / f)["upf_md5"] for el, f in files.items()}}
 
     if args.only in (None, "ag"):
-        check = pseudo_gen.check_transferability("Ag", folder / files["Ag"])
-        problems = pseudo_gen.transferability_problems(check)
+        check = pseudo_transferability.check_transferability("Ag", folder / files["Ag"])
+        problems = pseudo_transferability.transferability_problems(check)
         for row in check["configs"]:
             print(f"  ld1.x test {row['config']:<18} dE error {row['dEtot_error_mRy']:+6.2f} mRy, "
                   f"max eigenvalue error {row['max_eig_error_mRy']:.2f} mRy")

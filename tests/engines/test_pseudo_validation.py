@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tipsurf.engines.qe import pseudo_gen
+from tipsurf.engines.qe import pseudo_gen, pseudo_transferability
 
 ECUT_RY = (35.0, 280.0)  # the cut-offs the recipes promise
 
@@ -190,7 +190,7 @@ def test_generated_ag_file_and_ld1_transferability(generated_ag_mgo) -> None:
     recipe = pseudo_gen.load_recipe("Ag")
     assert (info.element, info.pseudo_type, info.z_valence, info.complete) == ("Ag", "USPP", 11.0, True)
     assert (info.wfc_cutoff_Ry, info.rho_cutoff_Ry) == (recipe["cutoffs_Ry"]["ecutwfc"], recipe["cutoffs_Ry"]["ecutrho"])
-    report = pseudo_gen.check_transferability("Ag", folder / files["Ag"])
+    report = pseudo_transferability.check_transferability("Ag", folder / files["Ag"])
     rows = report["configs"]
     assert [row["config"] for row in rows] == recipe["test_configs"] and len(rows) >= 5
     for row in rows:
@@ -198,7 +198,7 @@ def test_generated_ag_file_and_ld1_transferability(generated_ag_mgo) -> None:
               f"{row['max_eig_error_mRy']:.2f} mRy")
     logder = report["logder"]
     print(f"Ag log-derivative poles at {logder['r_bohr']} bohr: AE {logder['ae_poles_Ry']}, PS {logder['ps_poles_Ry']}")
-    assert pseudo_gen.transferability_problems(report) == []
+    assert pseudo_transferability.transferability_problems(report) == []
     assert max(abs(row["dEtot_error_mRy"]) for row in rows) < 1.0  # ionisation and s->d transfer energies
     assert logder["ae_poles_Ry"][2] and logder["ps_poles_Ry"][2]  # the 4d resonance is in the window
     assert all(len(logder["ps_poles_Ry"][l]) == len(logder["ae_poles_Ry"][l]) for l in (0, 1, 2))
@@ -212,8 +212,8 @@ def test_log_derivative_check_finds_a_ghost(generated_ag_mgo, tmp_path: Path) ->
     with open(tmp_path / "ld1.in") as stdin:
         proc = subprocess.run(["ld1.x"], stdin=stdin, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and "ghost" not in proc.stdout.lower()  # ld1.x itself does not notice
-    report = pseudo_gen.check_transferability("Ag", tmp_path / "Ag.ghost-test.UPF")
-    problems = pseudo_gen.transferability_problems(report)
+    report = pseudo_transferability.check_transferability("Ag", tmp_path / "Ag.ghost-test.UPF")
+    problems = pseudo_transferability.transferability_problems(report)
     assert any(p.startswith("l=2: ghost state") for p in problems), problems
 
 
