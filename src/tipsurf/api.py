@@ -901,7 +901,8 @@ def analyze_bader(
         ``volume_A3``), vacuum totals, ``n_maxima``, ``meta``.
     """
     from tipsurf.analysis.bader import bader_analysis
-    from tipsurf.analysis.volumetric import qe_density_cubes, read_bader_inputs
+    from tipsurf.analysis.volumetric import read_bader_inputs
+    from tipsurf.engines.qe.pp import qe_density_cubes
 
     if output is not None and Path(output).suffix.lower() not in (".json", ".csv"):
         raise InputError(f"output file {output} must end in .json or .csv")

@@ -38,8 +38,9 @@ from typing import Any
 import numpy as np
 
 from tipsurf.analysis.volumetric import HARTREE_EV  # noqa: F401  (re-exported for callers)
-from tipsurf.analysis.volumetric import QeCalc, read_cube, read_qe_calc, read_vasp_volumetric, run_pp_cube
+from tipsurf.analysis.volumetric import read_cube, read_vasp_volumetric
 from tipsurf.atomic import atomic_path, write_json_atomic, write_text_atomic
+from tipsurf.engines.qe.pp import QeCalc, read_qe_calc, run_pp_cube
 from tipsurf.errors import InputError
 from tipsurf.structures.sites import site_record
 

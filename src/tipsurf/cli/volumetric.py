@@ -50,7 +50,8 @@ def bader_command(
 ) -> None:
     """Bader charges, net charges, moments and volumes per atom (weight method)."""
     from tipsurf.analysis.bader import bader_analysis
-    from tipsurf.analysis.volumetric import qe_density_cubes, read_bader_inputs
+    from tipsurf.analysis.volumetric import read_bader_inputs
+    from tipsurf.engines.qe.pp import qe_density_cubes
 
     if output.suffix.lower() not in {".json", ".csv"}:
         raise InputError(f"output file {output} must end in .json or .csv")

@@ -16,8 +16,24 @@ The engine class is :class:`tipsurf.engines.qe.engine.QEEngine`; each idea it us
 
 from __future__ import annotations
 
-from tipsurf.engines.qe.engine import QEEngine
-from tipsurf.engines.qe.inputs import build_namelists
-from tipsurf.engines.qe.starts import prepare_restart
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tipsurf.engines.qe.engine import QEEngine
+    from tipsurf.engines.qe.inputs import build_namelists
+    from tipsurf.engines.qe.starts import prepare_restart
 
 __all__ = ["QEEngine", "build_namelists", "prepare_restart"]
+
+#: Where each name of :data:`__all__` lives; imported on first use, so that a light module of
+#: the package (``pp``, ``inputs``, ``charge_density``) does not load the engine and custodian.
+_HOMES = {"QEEngine": "tipsurf.engines.qe.engine", "build_namelists": "tipsurf.engines.qe.inputs",
+          "prepare_restart": "tipsurf.engines.qe.starts"}
+
+
+def __getattr__(name: str) -> Any:
+    """``tipsurf.engines.qe.QEEngine`` and the other names of :data:`__all__`, imported on demand."""
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
