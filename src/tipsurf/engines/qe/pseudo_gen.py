@@ -134,17 +134,21 @@ def fortran_namelist(name: str, entries: dict[str, Any]) -> list[str]:
     return lines
 
 
-def ld1_input(recipe: dict[str, Any]) -> str:
-    """Text of the ``ld1.x`` input (``iswitch=3``: generate and test) for a recipe."""
-    rel = {"none": 0, "scalar": 1, "full": 2}[recipe.get("relativistic", "scalar")]
-    general = {
+def ld1_input_namelist(recipe: dict[str, Any], iswitch: int) -> dict[str, Any]:
+    """The ``&input`` namelist of ld1.x for a recipe's atom (``iswitch`` 2: test, 3: generate)."""
+    return {
         "title": recipe["element"],
         "zed": float(recipe["zed"]),
-        "rel": rel,
+        "rel": {"none": 0, "scalar": 1, "full": 2}[recipe.get("relativistic", "scalar")],
         "config": recipe["config"],
-        "iswitch": 3,
+        "iswitch": iswitch,
         "dft": recipe.get("functional", "PBE"),
     }
+
+
+def ld1_input(recipe: dict[str, Any]) -> str:
+    """Text of the ``ld1.x`` input (``iswitch=3``: generate and test) for a recipe."""
+    general = ld1_input_namelist(recipe, 3)
     local = recipe["local"]
     pseudo: dict[str, Any] = {
         "pseudotype": 3,

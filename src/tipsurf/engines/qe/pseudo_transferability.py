@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tipsurf.engines.qe.pseudo_gen import LD1_FATAL, fortran_namelist, ld1_version, load_recipe, resolve_ld1_command, run_ld1
+from tipsurf.engines.qe.pseudo_gen import LD1_FATAL, fortran_namelist, ld1_input_namelist, ld1_version, load_recipe, resolve_ld1_command, run_ld1
 from tipsurf.errors import CalculationFailedError, InputError
 
 __all__ = ["check_transferability", "ld1_test_input", "transferability_problems"]
@@ -43,15 +43,9 @@ def ld1_test_input(
     ``ld1.dlog``/``ld1ps.dlog`` for a single one) are computed at
     ``logder_r_bohr`` for every angular momentum up to the largest pseudized one.
     """
-    rel = {"none": 0, "scalar": 1, "full": 2}[recipe.get("relativistic", "scalar")]
     nld = max(int(ch["l"]) for ch in recipe["channels"]) + 1
     general = {
-        "title": recipe["element"],
-        "zed": float(recipe["zed"]),
-        "rel": rel,
-        "config": recipe["config"],
-        "iswitch": 2,
-        "dft": recipe.get("functional", "PBE"),
+        **ld1_input_namelist(recipe, 2),
         "rlderiv": float(logder_r_bohr),
         "eminld": float(logder_window_Ry[0]),
         "emaxld": float(logder_window_Ry[1]),
