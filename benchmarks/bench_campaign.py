@@ -96,11 +96,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def _imports() -> Any:
         from tipsurf.structures.specs import MnW110Spec, TipSpec
+        from tipsurf.api import campaigns
         from tipsurf.workflows import scan
 
-        return MnW110Spec, TipSpec, scan
+        return MnW110Spec, TipSpec, scan, campaigns
 
-    MnW110Spec, TipSpec, scan = measure("import tipsurf.workflows (+FireWorks, ASE)", _imports, use_tm, rows)
+    MnW110Spec, TipSpec, scan, campaigns = measure("import tipsurf.workflows (+FireWorks, ASE)", _imports, use_tm, rows)
     from tipsurf.engines.presets import load_preset
     from tipsurf.workflows.runner import campaign_status
 
@@ -115,11 +116,11 @@ def main(argv: list[str] | None = None) -> int:
 
     measure(f"plan: fingerprint {n_points} points", lambda: scan.plan_scan_points(
         surface, tip, "top", distances, ["p", "ap"], "qe", preset), use_tm, rows)
-    first = measure(f"add campaign ({n_points} calcs + analysis)", lambda: scan.add_distance_scan(
+    first = measure(f"add campaign ({n_points} calcs + analysis)", lambda: campaigns.add_distance_scan(
         surface, tip, "top", distances, **kw), use_tm, rows)
     status = measure("campaign_status (open store + count)", lambda: campaign_status(
         "bench-campaign", launchpad=project, project_dir=project), use_tm, rows)
-    second = measure("re-add identical campaign (dedupe)", lambda: scan.add_distance_scan(
+    second = measure("re-add identical campaign (dedupe)", lambda: campaigns.add_distance_scan(
         surface, tip, "top", distances, **kw), use_tm, rows)
     status2 = measure("campaign_status again", lambda: campaign_status(
         "bench-campaign", launchpad=project, project_dir=project), use_tm, rows)

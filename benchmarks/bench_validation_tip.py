@@ -50,7 +50,8 @@ def main() -> None:
     from tipsurf.analysis.report import write_exchange_report
     from tipsurf.structures.specs import MnW110Spec, TipSpec
     from tipsurf.workflows.runner import run_campaign
-    from tipsurf.workflows.scan import add_distance_scan, paired_scan_records
+    from tipsurf.api.campaigns import add_distance_scan
+    from tipsurf.workflows.scan import paired_scan_records
     from tipsurf.workflows.store import load_campaign_records
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -46,7 +46,7 @@ def demo_setup() -> dict[str, Any] | None:
 
     try:
         from tipsurf.cli.demo import load_demo_model
-        from tipsurf.workflows.scan import add_distance_scan
+        from tipsurf.api.campaigns import add_distance_scan
 
         model = dict(load_demo_model())
     except Exception:  # noqa: BLE001  (the demo is optional for this benchmark)
@@ -117,7 +117,7 @@ def tiny_setup() -> dict[str, Any]:
 def run_scan(setup: dict[str, Any], configs: list[str], warm: bool, project: Path) -> dict[str, Any]:
     """Add and run one scan; return its records, wall time and load average."""
     from tipsurf.workflows.runner import run_campaign
-    from tipsurf.workflows.scan import add_distance_scan
+    from tipsurf.api.campaigns import add_distance_scan
     from tipsurf.workflows.store import load_campaign_records
 
     name = f"bench-{'warm' if warm else 'cold'}"

@@ -81,7 +81,7 @@ def _pw_pids(pid: int) -> list[int]:
 
 def _add_scan(project: Path, name: str) -> None:
     from tipsurf.structures.specs import MnW110Spec, TipSpec
-    from tipsurf.workflows.scan import add_distance_scan
+    from tipsurf.api.campaigns import add_distance_scan
 
     add_distance_scan(
         MnW110Spec(size=(1, 1), w_layers=1, one_sided=True, vacuum_A=6.0), TipSpec(layers=1), "top",

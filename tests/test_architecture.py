@@ -6,8 +6,9 @@ Stage order (README "Data flow"): stage-0 utilities (the modules at the package 
 may import its own stage or an earlier one, never a later one; stage-0 utilities import no
 stage at all.  Every ``import`` statement counts, also those inside functions (the lazy ones)
 and under ``TYPE_CHECKING``.  Dotted strings handed to importlib or FireWorks (``"module:function"``)
-are not imports; they are listed by :func:`backward_dotted_references` and judged apart (issue 13
-item 6 is still open for them).  No Quantum ESPRESSO program runs.
+are not imports; they are listed by :func:`backward_dotted_references` and must not name a later
+stage either (issue 13 item 6: :mod:`tipsurf.api.campaigns` names the campaigns' analysis
+functions).  No Quantum ESPRESSO program runs.
 """
 
 from __future__ import annotations
@@ -160,10 +161,6 @@ def test_no_cycle_between_stages() -> None:
     assert not cycles, "cycles between stages: " + "; ".join(" -> ".join(STAGE_NAMES[s] for s in c) for c in cycles)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 13 item 6: workflows reach analysis through dotted strings -- workflows.adsorbates names "
-    "tipsurf.analysis.gibbs:energies_from_records and tipsurf.analysis.volumetric:qe_density_cubes, "
-    "workflows.scan names tipsurf.analysis.exchange:exchange_table; remove this mark when they are gone"))
 def test_no_dotted_reference_to_a_later_stage() -> None:
     found = backward_dotted_references()
     assert not found, "dotted references against the data flow:\n" + "\n".join(found)

@@ -25,7 +25,7 @@ def _attempt(index: int, project: str, queue: "mp.Queue") -> None:
     try:
         if index < N_PROCESSES - N_RERUNNERS:
             from tipsurf.structures.specs import MnW110Spec, TipSpec
-            from tipsurf.workflows.scan import add_distance_scan
+            from tipsurf.api.campaigns import add_distance_scan
 
             report = add_distance_scan(MnW110Spec(size=(1, 1), w_layers=1), TipSpec(layers=1), "top",
                                        [4.0 + 0.1 * index], configs=["p"], name=f"c{index:02d}",

@@ -90,7 +90,7 @@ def test_campaign_name_cannot_escape_project(name: str, tmp_path: Path, monkeypa
     pytest.importorskip("tipsurf.workflows.scan")
     from tipsurf.errors import InputError
     from tipsurf.structures.specs import MnW110Spec, TipSpec
-    from tipsurf.workflows.scan import add_distance_scan
+    from tipsurf.api.campaigns import add_distance_scan
 
     cfg = Path(os.environ["TIPSURF_CONFIG"])
     cfg.parent.mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,13 @@ from wf_helpers import tiny_scan_kwargs
 
 from tipsurf.errors import ConfigurationError, InputError
 from tipsurf.workflows import store
-from tipsurf.workflows.adsorbates import add_adsorbate_campaign
+from tipsurf.api.campaigns import add_adsorbate_campaign
 from tipsurf.workflows.common import SPEC_FINGERPRINT, SPEC_POINT, SPEC_ROLE
 from tipsurf.workflows.launchpad import open_launchpad
 from tipsurf.workflows.queue import submit_campaign
 from tipsurf.workflows.runner import campaign_status
-from tipsurf.workflows.scan import add_distance_scan, parse_distances
+from tipsurf.api.campaigns import add_distance_scan
+from tipsurf.workflows.scan import parse_distances
 
 
 def _fireworks(project: Path) -> dict[int, dict]:
@@ -143,7 +144,7 @@ def test_adsorbate_campaign_structure(tmp_path: Path, pseudo_library_env) -> Non
                for d in calcs if d["spec"][SPEC_ROLE] == "adsorbate"}
     assert ("TiH2", "bridge", 3) in species and ("Ti", "o-top", 2) in species
     post = [t for d in calcs if d["spec"][SPEC_ROLE] != "reference" for t in d["spec"]["_tasks"][1:]]
-    assert len(post) == 22 and all(t["function"] == "tipsurf.analysis.volumetric:qe_density_cubes" for t in post)
+    assert len(post) == 22 and all(t["function"] == "tipsurf.engines.qe.pp:qe_density_cubes" for t in post)
     assert analysis["spec"]["_tasks"][0]["function"] == "tipsurf.analysis.gibbs:energies_from_records"
     again = add_adsorbate_campaign(preset="fast", preset_overrides=overrides, name="ads", project_dir=tmp_path)
     assert not again.added and len(again.existing) == 23
@@ -179,7 +180,7 @@ def test_unknown_adsorbate_species_is_named_before_any_preset_or_database_work(t
     import pytest
 
     from tipsurf.errors import InputError
-    from tipsurf.workflows.adsorbates import add_adsorbate_campaign
+    from tipsurf.api.campaigns import add_adsorbate_campaign
 
     with pytest.raises(InputError, match="TiH9"):
         add_adsorbate_campaign(code="qe", preset="tio-mgo-qe", species=["Ti", "TiH9"], project_dir=tmp_path)
@@ -200,3 +201,16 @@ def test_preset_decides_the_reference_protocols_pre_relaxations(tmp_path: Path, 
     opted_out = add_distance_scan(distances="5.0", configs=["p"], name="out", relax_tip=False, relax_slab=False,
                                   project_dir=tmp_path / "c", **kwargs)
     assert not [p for p in opted_out.added if p["role"].startswith("relax")]
+
+
+def test_the_workflow_runs_the_analysis_its_caller_names(tmp_path: Path, pseudo_env) -> None:
+    """Issue 13 item 6: workflows name no analysis function; without one there is no analysis Firework."""
+    from tipsurf.workflows.scan import add_distance_scan as bare_scan
+    from tipsurf.workflows.tasks import dotted_name, resolve_callable
+
+    report = bare_scan(distances="5.0", configs=["p"], name="bare", project_dir=tmp_path, **tiny_scan_kwargs())
+    assert report.added and not report.analysis_added
+    assert all(d["spec"][SPEC_ROLE] != "analysis" for d in _fireworks(tmp_path).values())
+    assert resolve_callable(dotted_name(parse_distances)) is parse_distances
+    with pytest.raises(InputError):
+        dotted_name(lambda records: records)

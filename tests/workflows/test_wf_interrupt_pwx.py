@@ -22,7 +22,7 @@ from wf_helpers import require_pw, tiny_scan_kwargs
 
 from tipsurf.workflows.launchpad import open_launchpad
 from tipsurf.workflows.runner import campaign_status, run_campaign
-from tipsurf.workflows.scan import add_distance_scan
+from tipsurf.api.campaigns import add_distance_scan
 
 pytestmark = pytest.mark.pwx
 

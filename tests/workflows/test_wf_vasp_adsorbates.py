@@ -23,7 +23,7 @@ from tipsurf.cli import main
 from tipsurf.engines.vasp import VaspEngine
 from tipsurf.errors import ConfigurationError, InputError
 from tipsurf.workflows import store
-from tipsurf.workflows.adsorbates import add_adsorbate_campaign
+from tipsurf.api.campaigns import add_adsorbate_campaign
 from tipsurf.workflows.common import SPEC_FINGERPRINT, SPEC_POINT, SPEC_ROLE
 from tipsurf.workflows.launchpad import open_launchpad
 from tipsurf.workflows.tasks import build_atoms

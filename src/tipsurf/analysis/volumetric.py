@@ -15,8 +15,9 @@ Sources
   volumetric reader (``ase.io.read`` asserts on these files).
 * Gaussian cube files (QE ``pp.x`` with ``output_format = 6``): lengths in bohr (or Å when the
   voxel counts are negative, the cube convention), values in e/bohr³; converted on reading.
-  pp.x itself runs in :mod:`tipsurf.engines.qe.pp` (``qe_density_cubes`` is importable from
-  here too: stored adsorbate-campaign post-steps name it ``tipsurf.analysis.volumetric:qe_density_cubes``).
+  pp.x itself runs in :mod:`tipsurf.engines.qe.pp` (new adsorbate campaigns name the post-step
+  ``tipsurf.engines.qe.pp:qe_density_cubes``; it stays importable from here for the post-steps
+  that launchpads written before issue 13 keep under this module's name).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tipsurf.engines.qe.pp import qe_density_cubes  # noqa: F401  (named by stored post-step tasks)
+from tipsurf.engines.qe.pp import qe_density_cubes  # noqa: F401  (named by older stored post-step tasks)
 from tipsurf.errors import InputError
 from tipsurf.units import BOHR_A, HARTREE_EV  # noqa: F401  (re-exported: bader, ldos and tests use them here)
 

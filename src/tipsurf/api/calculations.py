@@ -157,7 +157,7 @@ def add_scan(
         fingerprint, metadata), ``workflow_fw_ids``, ``analysis_added``.  A point that already
         exists (same fingerprint) is never added twice.
     """
-    from tipsurf.workflows.scan import add_distance_scan
+    from tipsurf.api.campaigns import add_distance_scan
 
     report = add_distance_scan(
         _scan_part(surface, MnW110Spec, "surface"), _scan_part(tip, TipSpec, "tip"), site, distances_A,
@@ -191,7 +191,7 @@ def add_adsorbate_campaign(
     :class:`MgOAg100Spec` fields (``ag_layers``, ``size``).  Returns the added/existing
     report as in :func:`add_scan`.
     """
-    from tipsurf.workflows.adsorbates import add_adsorbate_campaign as add
+    from tipsurf.api.campaigns import add_adsorbate_campaign as add
 
     report = add(code=_code(code), preset=dict(preset) if isinstance(preset, Mapping) else preset,
                  preset_overrides=dict(preset_overrides or {}), species=list(species), sites=list(sites),

@@ -98,7 +98,7 @@ def scan_command(
 ) -> None:
     """Add a tip-surface distance scan (p and ap per distance) to the launchpad."""
     from tipsurf.structures.specs import MnW110Spec, TipSpec
-    from tipsurf.workflows.scan import add_distance_scan
+    from tipsurf.api.campaigns import add_distance_scan
 
     if surface != "mn-w110":
         raise InputError(f"unknown surface '{surface}'; tipsurf scans support: mn-w110")
@@ -138,7 +138,7 @@ def adsorbates_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Add the TiHx on MgO/Ag(100) campaign (relaxations, H2 and bare-slab references, post-steps)."""
-    from tipsurf.workflows.adsorbates import add_adsorbate_campaign
+    from tipsurf.api.campaigns import add_adsorbate_campaign
 
     slab_options: dict[str, Any] = {}
     if ag_layers:

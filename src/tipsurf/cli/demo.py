@@ -116,7 +116,8 @@ def demo_command(
 
     from tipsurf.analysis.report import write_exchange_report
     from tipsurf.workflows.runner import run_campaign
-    from tipsurf.workflows.scan import add_distance_scan, paired_scan_records
+    from tipsurf.api.campaigns import add_distance_scan
+    from tipsurf.workflows.scan import paired_scan_records
     from tipsurf.workflows.store import load_campaign_records
 
     console = Console()

@@ -6,14 +6,16 @@ launchpad   embedded file-backed LaunchPad (one process, file lock, explicit sav
 store       results and campaigns collections; :func:`load_campaign_records`
 tasks       Firetasks: CalcTask (inputs -> custodian -> parse -> store), PostStepTask, AnalysisTask
 common      planned points, Fireworks, de-duplication by fingerprint
-scan        :func:`add_distance_scan` (p/ap chains far -> near, warm start, analysis E_ex/F_ex)
+scan        :func:`add_distance_scan` (p/ap chains far -> near, warm start, the caller's analysis)
 adsorbates  :func:`add_adsorbate_campaign` (TiHx x site x MgO thickness, H2, bare slabs)
 runner      :func:`run_campaign` (local, one rocket at a time, progress), :func:`campaign_status`,
             :func:`rerun_campaign`
 queue       :func:`submit_campaign` (qlaunch with SLURM/PBS CommonAdapters, dry-run scripts)
 
-The analysis stage is reached only through dotted function names stored in Firework specs and
-imported when the Firework runs, so ``workflows`` never imports ``analysis`` at import time.
+The workflows neither import nor name the analysis stage: a campaign's analysis Firework runs
+the dotted function name its caller gave (``analysis=``), imported when the Firework runs;
+:mod:`tipsurf.api.campaigns` (above both stages) attaches the E_ex/F_ex table and the Gibbs
+energies, and every tipsurf command adds its campaigns through it.
 """
 
 from __future__ import annotations

@@ -9,12 +9,13 @@ Graph (one workflow)::
 Every calculation is independent (they all run in parallel); relaxations by default, with the
 adsorbate and the upper slab free as the structure builder constrains them.  Post-steps make
 what Bader and the vacuum-LDOS polarization need: QE — total and spin density cubes with
-pp.x (the analysis' ``qe_density_cubes``, named lazily); VASP — CHGCAR, AECCAR0 and AECCAR2
+pp.x (the engine's :func:`tipsurf.engines.qe.pp.qe_density_cubes`); VASP — CHGCAR, AECCAR0 and AECCAR2
 are written by the run itself: the campaign sets ``LCHARG`` and ``LAECHG`` in the preset's
 INCAR (and refuses a preset or override that switches them off).
-The analysis Firework applies ``tipsurf.analysis.gibbs:energies_from_records`` (by dotted name,
-see :mod:`tipsurf.workflows.tasks`) and stores the per-(site, thickness) energies with the
-campaign; ΔG lines, Bader moments and LDOS are computed from the stored records and folders.
+The analysis Firework applies the function the caller names (``analysis``;
+:func:`tipsurf.api.campaigns.add_adsorbate_campaign` names the per-(site, thickness) energies of
+:mod:`tipsurf.analysis.gibbs`) and stores its table with the campaign; ΔG lines, Bader moments
+and LDOS are computed from the stored records and folders.
 
 Isolated adsorbate: the default lateral cell is 2x2 of the a x a square MgO/Ag(100) cell
 (:data:`DEFAULT_LATERAL_SIZE`; one adsorbate per cell, so Ti-Ti = 2a = 8.30 A for the presets'
@@ -53,8 +54,7 @@ DEFAULT_LATERAL_SIZE = 2
 MIN_TI_TI_A = 8.0
 #: Ag a0 (A) for presets that state none: PBE, Haas, Tran & Blaha, PRB 79, 085104 (2009).
 AG_LATTICE_PBE_A = 4.15
-GIBBS_FUNCTION = "tipsurf.analysis.gibbs:energies_from_records"
-QE_CUBES_FUNCTION = "tipsurf.analysis.volumetric:qe_density_cubes"
+QE_CUBES_FUNCTION = "tipsurf.engines.qe.pp:qe_density_cubes"
 
 
 def post_steps_for(code: str) -> list[dict[str, Any]]:
@@ -192,6 +192,7 @@ def add_adsorbate_campaign(
     walltime_s: float | None = None,
     launchpad: str | Path | None = None,
     project_dir: str | Path | None = None,
+    analysis: str | None = None,
 ) -> AddReport:
     """Add the TiHx/MgO/Ag(100) campaign (does not run it).
 
@@ -209,6 +210,10 @@ def add_adsorbate_campaign(
         Relax (default) or single points.
     name
         Campaign name (default ``adsorbates-<code>-<preset>``).
+    analysis
+        ``"package.module:function"`` of the campaign table, ``function(records)``, run when the
+        calculations are done (:func:`tipsurf.api.campaigns.add_adsorbate_campaign` names the
+        Gibbs energies); None: no analysis Firework.
 
     Returns
     -------
@@ -250,7 +255,7 @@ def add_adsorbate_campaign(
                                      project_dir=handle.project_dir, walltime_s=walltime_s))
             report.added.append(point.summary())
         campaign_exists = handle.db["tipsurf_campaigns"].find_one({"name": name}) is not None
-        if fws or not campaign_exists:
-            fws.append(analysis_firework(name, GIBBS_FUNCTION, {}, list(fws)))
+        if analysis and (fws or not campaign_exists):
+            fws.append(analysis_firework(name, analysis, {}, list(fws)))
             report.analysis_added = True
         return submit_workflow(handle, report, fws, inputs, points, {"kind": "adsorbates"})

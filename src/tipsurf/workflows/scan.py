@@ -9,7 +9,8 @@ Graph (one FireWorks workflow per added campaign)::
     p:  d_max -> ... -> d_min           one Firework per (distance, configuration);
     ap: d_max -> ... -> d_min           the p and ap chains are independent (run in parallel)
           \\               /
-            [analysis: E_ex(d), F_ex(d)]   stored with the campaign
+            [analysis: E_ex(d), F_ex(d)]   stored with the campaign (the function is the caller's:
+                                           tipsurf.api.campaigns names the exchange table)
 
 All points of a scan share one cell and one slab position (``JunctionSpec.scan_d_max_A``):
 ``vacuum_above_tip_A`` separates the tip's back from the slab's image at the largest distance,
@@ -55,7 +56,6 @@ from tipsurf.workflows.common import (
 )
 from tipsurf.workflows.launchpad import open_launchpad
 
-EXCHANGE_FUNCTION = "tipsurf.analysis.exchange:exchange_table"
 PAIR_FILTER = "tipsurf.workflows.scan:paired_scan_records"
 DEFAULT_CONFIGS: tuple[str, ...] = ("p", "ap")
 DISTANCE_DECIMALS = 4
@@ -264,6 +264,7 @@ def add_distance_scan(
     junction_options: dict[str, Any] | None = None,
     launchpad: str | Path | None = None,
     project_dir: str | Path | None = None,
+    analysis: str | None = None,
 ) -> AddReport:
     """Add a tip-surface distance scan to the launchpad (without running it).
 
@@ -297,6 +298,11 @@ def add_distance_scan(
         Further :class:`~tipsurf.structures.specs.JunctionSpec` fields.
     launchpad, project_dir
         See :func:`tipsurf.workflows.launchpad.open_launchpad`.
+    analysis
+        ``"package.module:function"`` of the campaign table, called as ``function(records,
+        d0_A=d0_A)`` on the distances with both p and ap results once the points are done
+        (:func:`tipsurf.api.campaigns.add_distance_scan` gives the E_ex/F_ex table); None: no
+        analysis Firework.
 
     Returns
     -------
@@ -368,8 +374,8 @@ def add_distance_scan(
                 previous = fw if warm else None
         point_fws = list(fws.values())
         campaign_exists = handle.db["tipsurf_campaigns"].find_one({"name": name}) is not None
-        if point_fws or not campaign_exists:
+        if analysis and (point_fws or not campaign_exists):
             point_parents = [fws[p.fingerprint] for chain in chains.values() for p in chain if p.fingerprint in fws]
-            point_fws.append(analysis_firework(name, EXCHANGE_FUNCTION, {"d0_A": d0_A}, point_parents, PAIR_FILTER))
+            point_fws.append(analysis_firework(name, analysis, {"d0_A": d0_A}, point_parents, PAIR_FILTER))
             report.analysis_added = True
         return submit_workflow(handle, report, point_fws, inputs, all_points, {"kind": "distance_scan"})

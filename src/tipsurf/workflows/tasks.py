@@ -5,11 +5,12 @@ it stores into the results collection of the very database it was pulled from (e
 MongoDB alike) and works under ``rlaunch``/``qlaunch`` as well as under ``tipsurf run``.
 
 Imports and the one-directional data flow
-    ``workflows`` never imports ``analysis`` at module level.  The analysis Firetask names
-    its function by a dotted path stored in the Firework spec (e.g.
-    ``"tipsurf.analysis.exchange:exchange_table"``) and imports it only when it runs, so the
-    static import graph stays structures -> engines -> workflows, and analysis stays free of
-    any workflow import.  Post-processing steps name engine functions the same way.
+    ``workflows`` never imports or names ``analysis``.  The analysis Firetask runs the function
+    whose dotted path (``"package.module:function"``) the layer above handed to the campaign
+    (:mod:`tipsurf.api.campaigns` names the E_ex/F_ex table and the Gibbs energies, see
+    :func:`dotted_name`) and imports it only when it runs, so the dependency on analysis is
+    declared by cli/api, above both stages.  Post-processing steps name engine functions
+    (an earlier stage), e.g. :func:`tipsurf.engines.qe.pp.qe_density_cubes`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,21 @@ def resolve_callable(dotted: str) -> Callable[..., Any]:
         return getattr(module, attr)
     except AttributeError:
         raise InputError(f"{module_name} has no '{attr}' (needed by '{dotted}')") from None
+
+
+def dotted_name(function: Callable[..., Any]) -> str:
+    """The ``"tipsurf.module:function"`` name of a tipsurf function (what :func:`resolve_callable` resolves).
+
+    Raises
+    ------
+    InputError
+        A function outside tipsurf, or one not reachable by its module and name (a lambda, a
+        nested or private function).
+    """
+    module, name = getattr(function, "__module__", ""), getattr(function, "__qualname__", "")
+    if module.split(".")[0] != "tipsurf" or not name.isidentifier() or name.startswith("_"):
+        raise InputError(f"{function!r} is not a public module-level tipsurf function; Firework specs can name only those")
+    return f"{module}:{name}"
 
 
 def _db_of(task: FiretaskBase) -> Any:
