@@ -18,13 +18,14 @@ from tipsurf.analysis.ldos import (
     LdosTable,
     energy_windows,
     interpolate_periodic,
-    qe_ldos_polarization,
-    read_qe_calc,
     site_point,
     site_xy,
     vasp_parchg_polarization,
 )
 from tipsurf.analysis.volumetric import HARTREE_EV, read_cube_pair
+from tipsurf.api.volumetric import qe_ldos_polarization
+from tipsurf.engines.qe.pp import read_qe_calc
+from tipsurf.engines.record import calc_metadata
 from tipsurf.errors import InputError, OutputError
 
 
@@ -126,6 +127,7 @@ def test_cli_ldos_on_a_tipsurf_built_calculation_uses_the_builders_sites(
     """
     from tipsurf.analysis import ldos
     from tipsurf.cli import main
+    from tipsurf.engines.qe import pp
     from tipsurf.structures.mgo_ag100 import build_mgo_ag100
     from tipsurf.structures.mn_w110 import build_mn_w110
 
@@ -133,7 +135,7 @@ def test_cli_ldos_on_a_tipsurf_built_calculation_uses_the_builders_sites(
              else build_mgo_ag100(mgo_layers=2, ag_layers=2, size=1, vacuum_A=8.0))
     calc = tmp_path / "calc"
     _write_finished_qe_calc(atoms, calc, qe_pseudo_library)
-    monkeypatch.setattr(ldos, "run_pp_ildos", _synthetic_pp_ildos)
+    monkeypatch.setattr(pp, "run_pp_ildos", _synthetic_pp_ildos)
     z_top = atoms.positions[:, 2].max()
     for site in sites:
         for index in (0, 1):
@@ -146,14 +148,14 @@ def test_cli_ldos_on_a_tipsurf_built_calculation_uses_the_builders_sites(
             np.testing.assert_allclose(data["point_A"], [*expected_xy, z_top + 3.0], atol=1e-6)
             assert data["meta"]["site_xy_source"] == "site records" and data["meta"]["site_index"] == index
             assert data["P_at_EF"] == pytest.approx(0.5)
-    table = ldos.qe_ldos_polarization(calc, ldos.energy_windows(-0.1, 0.1, 0.2), site=sites[1], site_index=1,
-                                      work_dir=tmp_path / "pp")
+    table = qe_ldos_polarization(calc, ldos.energy_windows(-0.1, 0.1, 0.2), site=sites[1], site_index=1,
+                                 work_dir=tmp_path / "pp")
     np.testing.assert_allclose(table.point_A[:2], atoms.info["sites"][sites[1]][1]["xy_A"], atol=1e-6)
     if surface == "mn-w110":  # the builder's hollow is a/2 along [001] from a Mn atom
         np.testing.assert_allclose(np.subtract(atoms.info["sites"]["hollow"][0]["xy_A"], atoms.info["sites"]["top"][0]["xy_A"]),
                                    [atoms.info["a_A"] / 2, 0.0], atol=1e-9)
     with pytest.raises(InputError, match="outside the surface"):
-        ldos.qe_ldos_polarization(calc, ldos.energy_windows(-0.1, 0.1, 0.2), site=sites[0], site_index=99)
+        qe_ldos_polarization(calc, ldos.energy_windows(-0.1, 0.1, 0.2), site=sites[0], site_index=99)
 
 
 def test_ldos_table_polarization_and_files(tmp_path: Path) -> None:
@@ -189,7 +191,7 @@ def test_vasp_parchg_polarization_from_written_files(tmp_path: Path) -> None:
         vasp_parchg_polarization(tmp_path, site="hollow", height_A=2.0)
     (tmp_path / "tipsurf_calc.json").write_text(json.dumps(
         {"metadata": {"sites": {"hollow": [{"xy_A": [1.5, 1.5], "reference_indices": [0]}]}}}))
-    table = vasp_parchg_polarization(tmp_path, site="hollow", height_A=2.0)
+    table = vasp_parchg_polarization(tmp_path, site="hollow", height_A=2.0, info=calc_metadata(tmp_path))
     np.testing.assert_allclose(table.n_up, [0.03 / 0.2, 0.01 / 0.2], rtol=1e-5)
     np.testing.assert_allclose(table.n_down, [0.01 / 0.2, 0.02 / 0.2], rtol=1e-5)
     np.testing.assert_allclose(table.point_A, [1.5, 1.5, 5.0])

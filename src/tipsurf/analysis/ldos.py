@@ -6,18 +6,21 @@ the point r = (x_site, y_site, z_top + height).  The LDOS is taken per energy wi
 
 Sources
 -------
-* **Quantum ESPRESSO**: :func:`qe_ldos_polarization` runs ``pp.x`` on a finished spin-polarized
-  ``pw.x`` calculation with ``plot_num = 10`` (ILDOS from ``emin`` to ``emax``, absolute
-  energies in eV) and ``spin_component = 1`` (up) / ``2`` (down), writes each as a cube file
-  (``iflag = 3, output_format = 6``) and interpolates it trilinearly (periodic) at the point.
-  The calculation needs its wavefunctions on disk (pw.x ``disk_io`` not ``'none'``/``'nowf'``).
+* **Quantum ESPRESSO**: the engine's post-step :func:`tipsurf.engines.qe.pp.qe_ildos_cubes` runs
+  ``pp.x`` on a finished spin-polarized ``pw.x`` calculation with ``plot_num = 10`` (ILDOS from
+  ``emin`` to ``emax``, absolute energies in eV) and ``spin_component = 1`` (up) / ``2`` (down),
+  one cube file per window and spin, and returns the record that names them (with E_F, the
+  structure and its metadata); :func:`ldos_from_cubes` reads that record and its cubes and
+  interpolates trilinearly (periodic) at the point.  (``tipsurf analyze ldos`` and
+  :func:`tipsurf.api.analyze_ldos` do both, :func:`tipsurf.api.volumetric.qe_ldos_polarization`.)
 * **VASP**: :func:`vasp_parchg_polarization` reads a folder of ``PARCHG_<Emin>_<Emax>`` files
   (one band-decomposed charge per energy window, ``LPARD``/``EINT`` relative to E_F, ISPIN = 2;
   total block = n↑ + n↓, magnetization block = n↑ − n↓).
 
 Sites are the builders' sites, by name and index (:func:`tipsurf.structures.sites.site_record`):
-a calculation written by tipsurf keeps ``atoms.info`` as ``metadata`` of its ``tipsurf_calc.json``,
-whose ``sites`` hold ``{name: [{"xy_A": [x, y], "reference_indices": [...]}, ...]}`` — ``top`` /
+a calculation written by tipsurf keeps ``atoms.info`` as ``metadata`` of its ``tipsurf_calc.json``
+(read by the engines, :func:`tipsurf.engines.record.calc_metadata`, and handed in here as
+``info``), whose ``sites`` hold ``{name: [{"xy_A": [x, y], "reference_indices": [...]}, ...]}`` — ``top`` /
 ``hollow`` on Mn/W(110) (the hollow is the bcc continuation site, a/2 along [001] from a Mn
 atom), ``o-top`` / ``bridge`` / ``hollow`` on MgO/Ag(100).  The point is ``height_A`` above the
 highest atom of the calculation's structure.  Without such metadata (a calculation not set up
@@ -29,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +42,10 @@ import numpy as np
 from tipsurf.analysis.volumetric import HARTREE_EV  # noqa: F401  (re-exported for callers)
 from tipsurf.analysis.volumetric import read_cube, read_vasp_volumetric
 from tipsurf.atomic import atomic_path, write_json_atomic, write_text_atomic
-from tipsurf.engines.qe.pp import QeCalc, read_qe_calc, run_pp_cube
 from tipsurf.errors import InputError
 from tipsurf.structures.sites import site_record
 
-CALC_FILE = "tipsurf_calc.json"
+CALC_FILE = "tipsurf_calc.json"  # named in messages: where a tipsurf calculation keeps its site records
 
 
 # --------------------------------------------------------------------------- result table
@@ -264,68 +265,28 @@ def site_point(
     return np.array([xy[0], xy[1], float(pos[:, 2].max()) + height_A]), source
 
 
-def calc_metadata(folder: str | Path) -> dict[str, Any] | None:
-    """``metadata`` (the structure's ``atoms.info``) of ``folder/tipsurf_calc.json``; None if absent."""
-    path = Path(folder) / CALC_FILE
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}); rewrite the inputs with tipsurf") from None
-    meta = data.get("metadata") if isinstance(data, dict) else None
-    return meta if isinstance(meta, dict) else None
-
-
 # --------------------------------------------------------------------------- QE
 
 
-def run_pp_ildos(calc: QeCalc, emin_abs_eV: float, emax_abs_eV: float, spin_component: int, work_dir: Path, tag: str) -> Path:
-    """Run pp.x for the ILDOS of one spin between absolute energies; return the cube file.
-
-    Parameters
-    ----------
-    calc
-        The finished calculation.
-    emin_abs_eV, emax_abs_eV
-        Absolute energy window (eV), as pp.x expects.
-    spin_component
-        1 = spin up, 2 = spin down (0 = both).
-    work_dir
-        Where the pp.x input, log and cube are written.
-    tag
-        File-name stem for this run.
-    """
-    params = {"plot_num": 10, "emin": round(emin_abs_eV, 8), "emax": round(emax_abs_eV, 8), "spin_component": spin_component}
-    return run_pp_cube(calc, params, work_dir, tag)
-
-
-def qe_ldos_polarization(
-    calc_dir: str | Path,
-    windows_eV: np.ndarray,
+def ldos_from_cubes(
+    record: dict[str, Any],
     site: str = "top",
     height_A: float = 3.0,
-    work_dir: str | Path | None = None,
     xy_A: tuple[float, float] | None = None,
-    keep_cubes: bool = False,
     site_index: int = 0,
 ) -> LdosTable:
-    """Vacuum spin polarization from a finished spin-polarized pw.x run (pp.x ILDOS per spin).
+    """Vacuum spin polarization from the ILDOS cubes of a QE calculation, one per window and spin.
 
     Parameters
     ----------
-    calc_dir
-        Folder with the pw.x input and (via its outdir) the saved wavefunctions.
-    windows_eV
-        (E_lo, E_hi) windows relative to E_F, eV (see :func:`energy_windows`).
+    record
+        What :func:`tipsurf.engines.qe.pp.qe_ildos_cubes` returned (or wrote as
+        ``ildos_cubes.json``): ``fermi_eV``, ``positions_A``, ``metadata`` and ``windows``
+        (``E_lo_eV``, ``E_hi_eV``, ``up_cube``, ``down_cube``).
     site, site_index, height_A, xy_A
-        Where to evaluate: the builder's site ``site`` number ``site_index`` from the
-        ``metadata`` of ``tipsurf_calc.json`` in ``calc_dir``, ``height_A`` above the highest
-        atom (see :func:`site_xy`); ``xy_A`` overrides the lateral position.
-    work_dir
-        Scratch folder for pp.x (default ``<calc_dir>/ldos_pp``).
-    keep_cubes
-        Keep the ILDOS cube files (they can be large).
+        Where to evaluate: the builder's site ``site`` number ``site_index`` from the record's
+        ``metadata``, ``height_A`` above the highest atom (see :func:`site_xy`); ``xy_A``
+        overrides the lateral position.
 
     Returns
     -------
@@ -333,22 +294,17 @@ def qe_ldos_polarization(
         With ``meta["cell_states_up"/"cell_states_down"]``: the cell integral of each ILDOS
         (number of states in the window per spin), for checks against the band energies.
     """
-    calc = read_qe_calc(calc_dir)
-    if calc.nspin != 2:
-        raise InputError(f"{calc.calc_dir}: not a spin-polarized (nspin=2) calculation; spin polarization needs LSDA")
-    windows = np.asarray(windows_eV, dtype=float).reshape(-1, 2)
-    wdir = Path(work_dir) if work_dir is not None else calc.calc_dir / "ldos_pp"
-    point, xy_source = site_point(calc.positions_A, site, height_A, site_index, calc_metadata(calc.calc_dir), xy_A)
+    point, xy_source = site_point(np.asarray(record["positions_A"], float), site, height_A, site_index,
+                                  record.get("metadata"), xy_A)
+    windows = np.array([[w["E_lo_eV"], w["E_hi_eV"]] for w in record["windows"]], dtype=float).reshape(-1, 2)
     n = np.zeros((2, len(windows)))
     cell_states = np.zeros((2, len(windows)))
-    for k, (lo, hi) in enumerate(windows):
-        for s in (0, 1):
-            cube = run_pp_ildos(calc, calc.fermi_eV + lo, calc.fermi_eV + hi, s + 1, wdir, f"ildos_w{k:03d}_s{s + 1}")
-            grid, values = read_cube(cube)
-            n[s, k] = interpolate_periodic(values, grid.cell_A, point) / (hi - lo)
+    for k, window in enumerate(record["windows"]):
+        width = float(window["E_hi_eV"]) - float(window["E_lo_eV"])
+        for s, key in enumerate(("up_cube", "down_cube")):
+            grid, values = read_cube(window[key])
+            n[s, k] = interpolate_periodic(values, grid.cell_A, point) / width
             cell_states[s, k] = grid.integrate(values)
-            if not keep_cubes:
-                cube.unlink(missing_ok=True)
     return LdosTable(
         windows_eV=windows,
         n_up=np.clip(n[0], 0.0, None),
@@ -357,11 +313,11 @@ def qe_ldos_polarization(
         site=site,
         height_A=height_A,
         meta={
-            "source": str(calc.calc_dir),
-            "code": "qe pp.x plot_num=10",
+            "source": str(record.get("calc_dir")),
+            "code": record.get("code", "qe pp.x plot_num=10"),
             "site_index": int(site_index),
             "site_xy_source": xy_source,
-            "fermi_eV": calc.fermi_eV,
+            "fermi_eV": float(record["fermi_eV"]),
             "cell_states_up": cell_states[0].tolist(),
             "cell_states_down": cell_states[1].tolist(),
             "raw_n_up_min": float(n[0].min()),
@@ -377,13 +333,14 @@ _PARCHG_NAME = re.compile(r"^PARCHG[_.]([-+]?\d*\.?\d+)_([-+]?\d*\.?\d+)$")
 
 def vasp_parchg_polarization(
     directory: str | Path, site: str = "top", height_A: float = 3.0, xy_A: tuple[float, float] | None = None,
-    site_index: int = 0,
+    site_index: int = 0, info: dict[str, Any] | None = None,
 ) -> LdosTable:
     """Vacuum spin polarization from VASP PARCHG files, one per energy window.
 
     Files are named ``PARCHG_<Emin>_<Emax>`` (E − E_F in eV, e.g. ``PARCHG_-0.10_0.10``) and
     must be spin-polarized (total + magnetization blocks).  The site is looked up as in
-    :func:`qe_ldos_polarization`, from ``tipsurf_calc.json`` in ``directory`` if present.
+    :func:`ldos_from_cubes`, in ``info``: the structure metadata of the calculation
+    (:func:`tipsurf.engines.record.calc_metadata` of the folder).
     """
     folder = Path(directory)
     entries = []
@@ -395,7 +352,6 @@ def vasp_parchg_polarization(
     if not entries:
         raise InputError(f"{folder}: no PARCHG_<Emin>_<Emax> files")
     entries.sort()
-    info = calc_metadata(folder)
     n_up, n_dn, windows, point, xy_source = [], [], [], None, ""
     for lo, hi, p in entries:
         if hi <= lo:

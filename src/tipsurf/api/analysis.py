@@ -153,14 +153,11 @@ def analyze_bader(
     """
     from tipsurf.analysis.bader import bader_analysis
     from tipsurf.analysis.volumetric import read_bader_inputs
-    from tipsurf.engines.qe.pp import qe_density_cubes
+    from tipsurf.api.volumetric import bader_density_files
 
     if output is not None and Path(output).suffix.lower() not in (".json", ".csv"):
         raise InputError(f"output file {output} must end in .json or .csv")
-    files = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
-    if len(files) == 1 and files[0].is_dir():
-        total, spin = qe_density_cubes(files[0], work_dir=Path(work_dir) if work_dir is not None else None)
-        files = [total] + ([spin] if spin is not None else [])
+    files = bader_density_files([paths] if isinstance(paths, (str, os.PathLike)) else list(paths), work_dir)
     grid, ref = read_bader_inputs(files, reference=[Path(p) for p in reference] if reference else None)
     result = bader_analysis(grid, reference_e_per_A3=ref, valences=dict(valences) if valences else None,
                             vacuum_threshold_e_per_bohr3=vacuum_e_per_bohr3 or None)
@@ -255,17 +252,12 @@ def analyze_ldos(
     dict
         The table (windows, n↑, n↓, P per window, P at E_F, the point and its source).
     """
-    from tipsurf.analysis import ldos
+    from tipsurf.analysis.ldos import energy_windows
+    from tipsurf.api.volumetric import ldos_table
 
-    folder = Path(directory)
-    if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder; give a QE calculation folder or a folder of PARCHG files")
-    if sorted(folder.glob("PARCHG*")):
-        table = ldos.vasp_parchg_polarization(folder, site=site, height_A=height_A, xy_A=xy_A, site_index=site_index)
-    else:
-        work = Path(output_dir) / "pp_work" if output_dir is not None else None
-        table = ldos.qe_ldos_polarization(folder, ldos.energy_windows(emin_eV, emax_eV, step_eV), site=site,
-                                          height_A=height_A, work_dir=work, xy_A=xy_A, site_index=site_index)
+    work = Path(output_dir) / "pp_work" if output_dir is not None else None
+    table = ldos_table(directory, energy_windows(emin_eV, emax_eV, step_eV), site=site, site_index=site_index,
+                       height_A=height_A, xy_A=xy_A, work_dir=work)
     if output_dir is not None:
         table.write(output_dir, stem=f"ldos_{site}" if site_index == 0 else f"ldos_{site}{site_index}")
     return table.as_dict()

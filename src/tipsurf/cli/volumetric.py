@@ -51,15 +51,13 @@ def bader_command(
     """Bader charges, net charges, moments and volumes per atom (weight method)."""
     from tipsurf.analysis.bader import bader_analysis
     from tipsurf.analysis.volumetric import read_bader_inputs
-    from tipsurf.engines.qe.pp import qe_density_cubes
+    from tipsurf.api.volumetric import bader_density_files
 
     if output.suffix.lower() not in {".json", ".csv"}:
         raise InputError(f"output file {output} must end in .json or .csv")
     valences = _parse_valences(valence)
     refs = [p for p in (reference or ()) if p is not None]
-    if len(paths) == 1 and paths[0].is_dir():  # a QE calculation: write the density cubes with pp.x
-        total, spin = qe_density_cubes(paths[0], work_dir=output.parent / f"{output.stem}_pp")
-        paths = [total] + ([spin] if spin is not None else [])
+    paths = bader_density_files(paths, work_dir=output.parent / f"{output.stem}_pp")
     grid, ref = read_bader_inputs(list(paths), reference=refs or None)
     result = bader_analysis(grid, reference_e_per_A3=ref, valences=valences or None,
                             vacuum_threshold_e_per_bohr3=vacuum_e_per_bohr3 or None)
@@ -83,16 +81,11 @@ def ldos_command(
     output: Path = typer.Option(..., "-o", "--output", help="Output folder (ldos_<site>.csv/.json/.png)."),
 ) -> None:
     """Vacuum LDOS spin polarization P(E) = (n↑ − n↓)/(n↑ + n↓) above a site (Tersoff–Hamann)."""
-    from tipsurf.analysis import ldos
+    from tipsurf.analysis.ldos import energy_windows
+    from tipsurf.api.volumetric import ldos_table
 
-    if not directory.is_dir():
-        raise InputError(f"{directory} is not a folder; give a QE calculation folder or a folder of PARCHG files")
-    if sorted(directory.glob("PARCHG*")):
-        table = ldos.vasp_parchg_polarization(directory, site=site, height_A=height_A, xy_A=xy_A, site_index=site_index)
-    else:
-        windows = ldos.energy_windows(emin_eV, emax_eV, step_eV)
-        table = ldos.qe_ldos_polarization(directory, windows, site=site, height_A=height_A,
-                                          work_dir=output / "pp_work", xy_A=xy_A, site_index=site_index)
+    table = ldos_table(directory, energy_windows(emin_eV, emax_eV, step_eV), site=site, site_index=site_index,
+                       height_A=height_A, xy_A=xy_A, work_dir=output / "pp_work")
     stem = f"ldos_{site}" if site_index == 0 else f"ldos_{site}{site_index}"
     paths = table.write(output, stem=stem)
     p_ef = table.polarization_at_fermi()

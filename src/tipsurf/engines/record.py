@@ -2,18 +2,42 @@
 
 * :class:`PreparedCalc` — what an engine's ``write_inputs`` prepared (folder, fingerprint,
   parameters, pseudopotentials, metadata);
-* :class:`CalcResult` — the parsed outcome of one calculation.
+* :class:`CalcResult` — the parsed outcome of one calculation;
+* :func:`calc_metadata` — the structure's ``atoms.info`` that every engine keeps in the
+  folder's ``tipsurf_calc.json`` (sites, surface plane), for the steps after the engine.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Mapping
 
 from tipsurf.errors import InputError
 
 RECORD_SCHEMA_VERSION = 1
+#: The file in which the engines keep a calculation's inputs, fingerprint and structure metadata.
+CALC_FILE = "tipsurf_calc.json"
+
+
+def calc_metadata(folder: str | Path) -> dict[str, Any] | None:
+    """``metadata`` (the structure's ``atoms.info``) of ``folder/tipsurf_calc.json``; None if absent.
+
+    Raises
+    ------
+    InputError
+        The file is not valid JSON.
+    """
+    path = Path(folder) / CALC_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}); rewrite the inputs with tipsurf") from None
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    return meta if isinstance(meta, dict) else None
 
 
 @dataclass

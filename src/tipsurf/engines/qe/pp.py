@@ -4,7 +4,10 @@
 tipsurf's ``pw.in`` first) and the Fermi energy, structure and spin setting from the run's
 ``data-file-schema.xml``; :func:`run_pp_cube` runs ``pp.x`` for one ``&INPUTPP`` setting and
 returns the Gaussian cube it writes; :func:`qe_density_cubes` writes the total and spin density
-cubes that the Bader analysis reads (:mod:`tipsurf.analysis.volumetric` reads the cubes).
+cubes that the Bader analysis reads (:mod:`tipsurf.analysis.volumetric` reads the cubes), and
+:func:`qe_ildos_cubes` the ILDOS cube of each energy window and spin with the record that names
+them (:func:`tipsurf.analysis.ldos.ldos_from_cubes` reads it).  Both are post-steps: called as
+``function(calc_dir, **kwargs)`` they return what a workflow's post-step stores.
 """
 
 from __future__ import annotations
@@ -15,13 +18,19 @@ import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
+from tipsurf.atomic import write_json_atomic
+from tipsurf.engines.record import calc_metadata
 from tipsurf.errors import CalculationFailedError, InputError, OutputError, ProgramNotFoundError
 from tipsurf.units import BOHR_A, HARTREE_EV
 
-__all__ = ["QeCalc", "find_pw_input", "qe_density_cubes", "read_qe_calc", "run_pp_cube"]
+__all__ = ["ILDOS_RECORD", "QeCalc", "find_pw_input", "qe_density_cubes", "qe_ildos_cubes", "read_qe_calc", "run_pp_cube",
+           "run_pp_ildos"]
+#: The record of :func:`qe_ildos_cubes`, written beside the cubes.
+ILDOS_RECORD = "ildos_cubes.json"
 
 
 @dataclass
@@ -155,3 +164,73 @@ def qe_density_cubes(calc_dir: str | Path, work_dir: str | Path | None = None) -
     total = run_pp_cube(calc, {"plot_num": 0, "spin_component": 0}, wdir, "density_total")
     spin = run_pp_cube(calc, {"plot_num": 6}, wdir, "density_spin") if calc.nspin == 2 else None
     return total, spin
+
+
+def run_pp_ildos(calc: QeCalc, emin_abs_eV: float, emax_abs_eV: float, spin_component: int, work_dir: Path, tag: str) -> Path:
+    """Run pp.x for the ILDOS of one spin between absolute energies; return the cube file.
+
+    Parameters
+    ----------
+    calc
+        The finished calculation.
+    emin_abs_eV, emax_abs_eV
+        Absolute energy window (eV), as pp.x expects.
+    spin_component
+        1 = spin up, 2 = spin down (0 = both).
+    work_dir
+        Where the pp.x input, log and cube are written.
+    tag
+        File-name stem for this run.
+    """
+    params = {"plot_num": 10, "emin": round(emin_abs_eV, 8), "emax": round(emax_abs_eV, 8), "spin_component": spin_component}
+    return run_pp_cube(calc, params, work_dir, tag)
+
+
+def qe_ildos_cubes(
+    calc_dir: str | Path | QeCalc, windows_eV: Sequence[Sequence[float]], work_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """The ILDOS cube of each energy window and spin of a finished spin-polarized pw.x run (pp.x ``plot_num=10``).
+
+    Parameters
+    ----------
+    calc_dir
+        Folder of the finished calculation (with its wavefunctions on disk: pw.x ``disk_io`` not
+        ``'none'``/``'nowf'``), or what :func:`read_qe_calc` read from it.
+    windows_eV
+        (E_lo, E_hi) windows relative to E_F, eV.
+    work_dir
+        Where pp.x works and the cubes go (default ``<calc_dir>/ldos_pp``).
+
+    Returns
+    -------
+    dict
+        The record (also written as ``work_dir/ildos_cubes.json``): ``calc_dir``, ``code``,
+        ``fermi_eV``, ``symbols``, ``positions_A``, ``cell_A``, ``metadata`` (the structure's
+        ``atoms.info`` from ``tipsurf_calc.json``, or None) and ``windows``, one
+        ``{"E_lo_eV", "E_hi_eV", "up_cube", "down_cube"}`` per window.
+
+    Raises
+    ------
+    InputError
+        Not a spin-polarized calculation.
+    """
+    calc = calc_dir if isinstance(calc_dir, QeCalc) else read_qe_calc(calc_dir)
+    if calc.nspin != 2:
+        raise InputError(f"{calc.calc_dir}: not a spin-polarized (nspin=2) calculation; spin polarization needs LSDA")
+    wdir = Path(work_dir) if work_dir is not None else calc.calc_dir / "ldos_pp"
+    windows = []
+    for k, (lo, hi) in enumerate(np.asarray(windows_eV, dtype=float).reshape(-1, 2)):
+        cubes = [run_pp_ildos(calc, calc.fermi_eV + lo, calc.fermi_eV + hi, s, wdir, f"ildos_w{k:03d}_s{s}") for s in (1, 2)]
+        windows.append({"E_lo_eV": float(lo), "E_hi_eV": float(hi), "up_cube": str(cubes[0]), "down_cube": str(cubes[1])})
+    record = {
+        "calc_dir": str(calc.calc_dir),
+        "code": "qe pp.x plot_num=10",
+        "fermi_eV": calc.fermi_eV,
+        "symbols": list(calc.symbols),
+        "positions_A": np.asarray(calc.positions_A).tolist(),
+        "cell_A": np.asarray(calc.cell_A).tolist(),
+        "metadata": calc_metadata(calc.calc_dir),
+        "windows": windows,
+    }
+    write_json_atomic(wdir / ILDOS_RECORD, record)
+    return record
