@@ -1,9 +1,9 @@
 """The Quantum ESPRESSO engine class: pw.x inputs from Atoms + preset, custodian run, parse.
 
-A calculation folder written by :meth:`QEEngine.write_inputs` holds ``pw.in``,
-``structure.json`` (the Atoms with moments, constraints and info) and ``tipsurf_calc.json``
-(fingerprint, parameters, pseudopotential checksums, metadata, species labels), so that
-:meth:`QEEngine.run` and :meth:`QEEngine.parse` need nothing but the folder.  The pieces live
+A calculation folder written by :meth:`QEEngine.write_inputs` holds ``pw.in`` (rendered from
+its namelists, kept as data in ``tipsurf_pw_input.json``: :mod:`.pw_input`), ``structure.json``
+(the Atoms with moments, constraints and info) and ``tipsurf_calc.json`` (fingerprint,
+parameters, pseudopotential checksums, metadata, species labels), so that :meth:`QEEngine.run` and :meth:`QEEngine.parse` need nothing but the folder.  The pieces live
 beside it: pseudopotentials in :mod:`.pseudo`, namelists and cards in :mod:`.inputs`, the
 starting density in :mod:`.starts`, the custodian run in :mod:`.job`, the record in :mod:`.result`.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from ase import Atoms
 from ase.io import write as ase_write
 
-from tipsurf.atomic import atomic_path, write_json_atomic, write_text_atomic
+from tipsurf.atomic import atomic_path, write_json_atomic
 from tipsurf.config import Config, load_config
 from tipsurf.engines.fingerprint import fingerprint
 from tipsurf.engines.presets import validate_preset
@@ -27,9 +27,9 @@ from tipsurf.engines.qe.inputs import (
     build_namelists,
     kpoint_mesh,
     render_pw_input,
-    set_pw_parameter,
     split_species,
 )
+from tipsurf.engines.qe.pw_input import apply_actions, pw_input_data, write_pw_input
 from tipsurf.engines.qe.job import CORRECTIONS_FILE, PW_STDERR, read_corrections, run_pw
 from tipsurf.engines.qe.pseudo import UpfInfo, pseudo_directory, recheck_pseudopotentials, resolve_pseudopotentials, valence_electrons
 from tipsurf.engines.qe.result import read_calc_info, read_result
@@ -176,7 +176,7 @@ class QEEngine:
         }
         _write_structure(atoms, directory / STRUCTURE_FILE)
         write_json_atomic(directory / CALC_FILE, calc_info)
-        write_text_atomic(directory / PW_INPUT, text)
+        write_pw_input(directory, pw_input_data(namelists, text))  # pw.in and its namelists as data
         return PreparedCalc(
             directory=str(directory.resolve()),
             code="qe",
@@ -230,7 +230,7 @@ class QEEngine:
     def prepare_resume(self, directory: str | Path, walltime_s: float | None) -> None:
         """Give a wall-time-stopped run the new allocation's ``max_seconds`` (90 % of it), nothing else."""
         seconds = float(max(1.0, round(0.9 * float(walltime_s), 1))) if walltime_s else None
-        set_pw_parameter(Path(directory) / PW_INPUT, "control", "max_seconds", seconds)
+        apply_actions(directory, [{"namelist": "control", "set": {"max_seconds": seconds}}])
 
     def parse(self, directory: str | Path) -> CalcResult:
         """Build the result record from the files in ``directory`` (raises OutputError)."""

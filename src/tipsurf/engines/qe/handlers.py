@@ -1,8 +1,10 @@
 """custodian ErrorHandlers for pw.x.
 
-Each handler reads ``pw.out`` in the calculation folder, edits ``pw.in`` in place and returns
-``{"errors": [...], "actions": [...]}``; ``actions: None`` means "cannot fix", which makes
-custodian stop.  The SCF recovery sequence is data: :data:`DEFAULT_SCF_RECOVERY`, or the
+Each handler reads ``pw.out`` in the calculation folder, works out its change as data on the
+input's namelists (:mod:`tipsurf.engines.qe.pw_input`), has it applied (``pw.in`` rendered again
+from the changed data, the failed attempt's input kept as ``pw.in.attempt-N``) and returns
+``{"errors": [...], "actions": [...]}``, each action ``{"file", "namelist", "set": {key: value}}``;
+``actions: None`` means "cannot fix", which makes custodian stop.  The SCF recovery sequence is data: :data:`DEFAULT_SCF_RECOVERY`, or the
 ``scf_recovery`` list of the preset (copied into ``tipsurf_calc.json`` by ``write_inputs``).
 
 A recovery step is a mapping with any of
@@ -21,28 +23,12 @@ from typing import Any
 from custodian.custodian import ErrorHandler
 
 from tipsurf.atomic import write_json_atomic
-from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_INPUT, PW_OUTPUT, get_pw_parameter, set_pw_parameter
+from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_OUTPUT
+from tipsurf.engines.qe.pw_input import PwInput, apply_actions, read_pw_input, set_action
 
 CALC_FILE = "tipsurf_calc.json"
 STATE_FILE = "tipsurf_handlers.json"
 
-#: Which namelist a pw.x key lives in (for keys the handlers touch).
-KEY_NAMELIST = {
-    "mixing_beta": "electrons",
-    "mixing_mode": "electrons",
-    "mixing_ndim": "electrons",
-    "electron_maxstep": "electrons",
-    "conv_thr": "electrons",
-    "diagonalization": "electrons",
-    "startingpot": "electrons",
-    "startingwfc": "electrons",
-    "diago_david_ndim": "electrons",
-    "degauss": "system",
-    "smearing": "system",
-    "nbnd": "system",
-    "max_seconds": "control",
-    "restart_mode": "control",
-}
 #: pw.x defaults used when a key to be scaled is not in the input.
 PW_DEFAULTS = {"mixing_beta": 0.7, "electron_maxstep": 100, "mixing_ndim": 8, "degauss": 0.0}
 
@@ -94,14 +80,10 @@ def _calc_info(directory: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _current(directory: Path, key: str) -> str | None:
-    return get_pw_parameter(directory / PW_INPUT, KEY_NAMELIST.get(key, "electrons"), key)
-
-
-def _set(directory: Path, key: str, value: Any) -> dict[str, Any]:
-    namelist = KEY_NAMELIST.get(key, "electrons")
-    set_pw_parameter(directory / PW_INPUT, namelist, key, value)
-    return {"file": PW_INPUT, "namelist": namelist, "set": {key: value}}
+def _number(data: PwInput, key: str) -> float:
+    """Current numeric value of ``key`` (pw.x's default if the input does not set it)."""
+    value = data.get(key)
+    return float(value) if value is not None else PW_DEFAULTS.get(key, 0.0)
 
 
 def saved_density(directory: Path) -> Path | None:
@@ -113,33 +95,39 @@ def saved_density(directory: Path) -> Path | None:
     return None
 
 
-def _restart_actions(directory: Path) -> list[dict[str, Any]]:
+def _restart_actions(directory: Path, data: PwInput) -> list[dict[str, Any]]:
     if saved_density(directory) is None:
         return []
-    return [_set(directory, "startingpot", "file")]
+    return [set_action(data, "startingpot", "file")]
 
 
-def apply_step(directory: Path, step: dict[str, Any]) -> list[dict[str, Any]]:
-    """Apply one recovery step (set / scale / restart) to ``pw.in``; return the actions taken."""
+def plan_step(directory: str | Path, step: dict[str, Any], data: PwInput | None = None) -> list[dict[str, Any]]:
+    """The actions of one recovery step (scale, then set, then at_least, then restart) on ``data``.
+
+    ``data`` (read from ``directory`` if None) is changed as the step goes, so that ``at_least``
+    sees the scaled value; nothing is written.
+    """
+    path = Path(directory)
+    data = data if data is not None else read_pw_input(path)
     actions = []
     for key, factor in (step.get("scale") or {}).items():
-        raw = _current(directory, key)
-        current = float(raw.replace("d", "e").replace("D", "e")) if raw else PW_DEFAULTS.get(key, 0.0)
-        value: Any = current * float(factor)
-        if key in {"electron_maxstep", "mixing_ndim", "nbnd"}:
-            value = int(round(value))
-        else:
-            value = round(value, 6)
-        actions.append(_set(directory, key, value))
+        value: Any = _number(data, key) * float(factor)
+        value = int(round(value)) if key in {"electron_maxstep", "mixing_ndim", "nbnd"} else round(value, 6)
+        actions.append(set_action(data, key, value))
     for key, value in (step.get("set") or {}).items():
-        actions.append(_set(directory, key, value))
+        actions.append(set_action(data, key, value))
     for key, floor in (step.get("at_least") or {}).items():
-        raw = _current(directory, key)
-        current = float(raw.replace("d", "e").replace("D", "e")) if raw else PW_DEFAULTS.get(key, 0.0)
-        if current < float(floor):
-            actions.append(_set(directory, key, type(floor)(floor)))
+        if _number(data, key) < float(floor):
+            actions.append(set_action(data, key, type(floor)(floor)))
     if step.get("restart"):
-        actions.extend(_restart_actions(directory))
+        actions.extend(_restart_actions(path, data))
+    return actions
+
+
+def apply_step(directory: str | Path, step: dict[str, Any]) -> list[dict[str, Any]]:
+    """Apply one recovery step (set / scale / restart): ``pw.in`` rendered from the changed data; the actions."""
+    actions = plan_step(directory, step)
+    apply_actions(directory, actions)
     return actions
 
 
@@ -196,12 +184,13 @@ class DiagonalizationHandler(QEErrorHandler):
 
     def correct(self, directory: str = "./") -> dict[str, Any]:
         path = Path(directory)
-        current = (_current(path, "diagonalization") or "david").lower()
+        data = read_pw_input(path)
+        current = str(data.get("diagonalization") or "david").lower()
         later = self.sequence[self.sequence.index(current) + 1 :] if current in self.sequence else self.sequence[1:]
         if not later:
             return {"errors": [f"diagonalization failed ({self.error}) with every method in {self.sequence}"], "actions": None}
-        actions = [_set(path, "diagonalization", later[0])]
-        actions.extend(_restart_actions(path))
+        actions = [set_action(data, "diagonalization", later[0]), *_restart_actions(path, data)]
+        apply_actions(path, actions)
         return {"errors": [f"diagonalization failed: {self.error}"], "actions": actions}
 
 
@@ -297,7 +286,8 @@ class WalltimeHandler(QEErrorHandler):
 
     def correct(self, directory: str = "./") -> dict[str, Any]:
         path = Path(directory)
-        actions = _restart_actions(path)
+        data = read_pw_input(path)
+        actions = _restart_actions(path, data)
         if not actions:
             return {"errors": ["max_seconds reached before any charge density was saved"], "actions": None}
         budget = _calc_info(path).get("walltime_s")
@@ -305,6 +295,7 @@ class WalltimeHandler(QEErrorHandler):
         if budget and started:
             remaining = float(budget) - (time.time() - float(started))
             if remaining < self.min_remaining_fraction * float(budget):
+                apply_actions(path, actions)
                 return {
                     "errors": [
                         f"pw.x stopped at max_seconds with {max(remaining, 0):.0f} s of the {budget} s budget left; "
@@ -313,7 +304,8 @@ class WalltimeHandler(QEErrorHandler):
                     "actions": None,
                     "prepared": actions,
                 }
-            actions.append(_set(path, "max_seconds", float(max(1.0, round(0.9 * remaining, 1)))))
+            actions.append(set_action(data, "max_seconds", float(max(1.0, round(0.9 * remaining, 1)))))
+        apply_actions(path, actions)
         return {"errors": ["pw.x stopped at max_seconds"], "actions": actions}
 
 

@@ -19,6 +19,7 @@ from tipsurf.atomic import write_json_atomic
 from tipsurf.concurrency import STOP_REQUESTED, register_child, released, stop_children
 from tipsurf.engines.qe.handlers import WalltimeHandler, default_handlers, mark_run_start
 from tipsurf.engines.qe.inputs import PW_INPUT, PW_OUTPUT
+from tipsurf.engines.qe.pw_input import attempt_path
 from tipsurf.errors import CalculationFailedError, ProgramNotFoundError, RunInterrupted
 
 logging.getLogger("custodian").addHandler(logging.NullHandler())
@@ -42,15 +43,14 @@ def check_command(command: list[str], what: str = "pw.x") -> None:
 def keep_previous_attempt(output: Path) -> Path | None:
     """Move an earlier attempt's output aside (``pw.out.attempt-1``, ``-2``, ...) before a rerun.
 
-    custodian reruns pw.x in the same folder after every correction; each attempt's output is
-    kept so that a failure can be diagnosed.  Returns the new name, or None if there was none.
+    custodian reruns pw.x in the same folder after every correction; each attempt's output (and
+    its stderr, ``pw.err.attempt-N``) is kept so that a failure can be diagnosed, beside the
+    input it ran with (``pw.in.attempt-N``, kept by the correction that rewrote ``pw.in``).
+    Returns the new name, or None if there was none.
     """
     if not output.is_file() or output.stat().st_size == 0:
         return None
-    n = 1
-    while (output.parent / f"{output.name}.attempt-{n}").exists():
-        n += 1
-    target = output.parent / f"{output.name}.attempt-{n}"
+    target = attempt_path(output)
     output.replace(target)
     return target
 
@@ -82,7 +82,9 @@ class PwJob(Job):
         folder = Path(directory)
         if STOP_REQUESTED.is_set():  # never (re)start pw.x once a stop was asked for
             raise RunInterrupted(f"stop requested before pw.x started in {folder}")
-        keep_previous_attempt(folder / self.output_file)
+        kept = keep_previous_attempt(folder / self.output_file)
+        if kept is not None and (folder / PW_STDERR).is_file():
+            (folder / PW_STDERR).replace(folder / kept.name.replace(self.output_file, PW_STDERR, 1))
         with open(folder / self.output_file, "w") as out, open(folder / PW_STDERR, "w") as err:
             self.process = subprocess.Popen(
                 [*self.command, "-in", self.input_file], cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL

@@ -1,0 +1,78 @@
+"""pw.x inputs kept as data (issue 13 item 4): handlers change the namelists, pw.in is rendered again.
+
+No pw.x run: the folders are written by the engine with a pinned QE version, the failed
+attempts' outputs are written by the test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ase import Atoms
+
+from tipsurf.engines.presets import load_preset, merge_preset
+from tipsurf.engines.qe import QEEngine
+from tipsurf.engines.qe.handlers import DiagonalizationHandler, ScfConvergenceHandler, plan_step
+from tipsurf.engines.qe.inputs import get_pw_parameter, set_pw_parameter
+from tipsurf.engines.qe.pw_input import INPUT_DATA_FILE, parse_pw_input, read_pw_input
+
+TINY = {"kpoints": {"mesh": [2, 2, 2]}, "ecutwfc_Ry": 25, "ecutrho_Ry": 200, "dipole_correction": False}
+DIAG_ERROR = """ %%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%
+     Error in routine  cdiaghg (190):
+     S matrix not positive definite
+ %%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%
+"""
+
+
+def _folder(tmp_path: Path, qe_pseudos) -> Path:
+    atoms = Atoms("FeCo", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=[2.85] * 3, pbc=True)
+    atoms.set_initial_magnetic_moments([2.5, 1.5])
+    QEEngine().write_inputs(atoms, merge_preset(load_preset("fast"), TINY), tmp_path, config=qe_pseudos.config(qe_version="6.7"))
+    return tmp_path
+
+
+def test_written_input_is_the_rendering_of_its_saved_data(tmp_path: Path, qe_pseudos) -> None:
+    folder = _folder(tmp_path, qe_pseudos)
+    saved = json.loads((folder / INPUT_DATA_FILE).read_text())
+    data = read_pw_input(folder)
+    assert data.namelists == saved["namelists"] and data.render() == (folder / "pw.in").read_text()
+    assert data.namelists["system"]["nspin"] == 2 and "ATOMIC_POSITIONS" in data.cards
+    # the text reader gives the same namelists back (what a hand-edited pw.in is read with)
+    assert parse_pw_input((folder / "pw.in").read_text()).namelists == saved["namelists"]
+
+
+def test_recovery_step_changes_the_data_and_keeps_the_failed_input(tmp_path: Path, qe_pseudos) -> None:
+    folder = _folder(tmp_path, qe_pseudos)
+    before = (folder / "pw.in").read_text()
+    beta = read_pw_input(folder).get("mixing_beta")
+    (folder / "pw.out").write_text("     convergence NOT achieved after 100 iterations: stopping\n")
+    out = ScfConvergenceHandler([{"scale": {"mixing_beta": 0.5}, "set": {"degauss": 0.03}}]).correct(str(folder))
+    assert out["actions"] == [
+        {"file": "pw.in", "namelist": "electrons", "set": {"mixing_beta": round(beta * 0.5, 6)}},
+        {"file": "pw.in", "namelist": "system", "set": {"degauss": 0.03}},
+    ]
+    data = read_pw_input(folder)  # the saved data is what pw.in renders
+    assert json.loads((folder / INPUT_DATA_FILE).read_text())["namelists"] == data.namelists
+    assert data.get("mixing_beta") == round(beta * 0.5, 6) and data.get("degauss") == 0.03
+    assert (folder / "pw.in.attempt-1").read_text() == before  # the input of the failed attempt
+    assert (folder / "pw.in").read_text().split("&SYSTEM")[0] == before.split("&SYSTEM")[0]  # rest unchanged
+
+
+def test_hand_edited_input_is_the_truth(tmp_path: Path, qe_pseudos) -> None:
+    folder = _folder(tmp_path, qe_pseudos)
+    set_pw_parameter(folder / "pw.in", "electrons", "diagonalization", "cg")  # edited outside tipsurf
+    (folder / "pw.out").write_text(DIAG_ERROR)
+    out = DiagonalizationHandler().correct(str(folder))
+    assert out["actions"][0]["set"] == {"diagonalization": "ppcg"}
+    assert get_pw_parameter(folder / "pw.in", "electrons", "diagonalization") == "ppcg"
+    assert "ATOMIC_SPECIES" in (folder / "pw.in").read_text()
+
+
+def test_a_step_sees_its_own_scaling(tmp_path: Path, qe_pseudos) -> None:
+    folder = _folder(tmp_path, qe_pseudos)
+    data = read_pw_input(folder)
+    data.set("electrons", "electron_maxstep", 40)
+    actions = plan_step(folder, {"scale": {"electron_maxstep": 1.5}, "at_least": {"electron_maxstep": 100}}, data)
+    assert [a["set"] for a in actions] == [{"electron_maxstep": 60}, {"electron_maxstep": 100}]
+    assert data.get("electron_maxstep") == 100 and read_pw_input(folder).get("electron_maxstep") != 40  # not written
