@@ -342,3 +342,21 @@ def test_qe_bader_from_pp_cubes(fe_monolayer: Path, tmp_path: Path) -> None:
     assert res.moment_muB[0] + res.vacuum_moment_muB == pytest.approx(total_mag, abs=0.01)
     assert res.charge_e[0] > 15.0 and res.moment_muB[0] > 2.5
     assert res.net_charge_e[0] == pytest.approx(16.0 - res.charge_e[0])
+
+
+@pytest.mark.pwx
+def test_qe_record_of_a_real_run_reads_its_xml(fe_monolayer: Path) -> None:
+    """Issue 13 item 3 on a real pw.x 6.7 run: the record's numbers come from this run's XML and
+    agree with what the text output prints (to its printed digits); the moments stay the text's."""
+    from tipsurf.engines.qe import QEEngine
+    from tipsurf.engines.qe.outputs import parse_pw_output
+
+    record = QEEngine().parse(fe_monolayer)
+    text = parse_pw_output(fe_monolayer / "pw.out")
+    assert record.extra["xml_output"] == str(fe_monolayer.resolve() / "out" / "feml.save" / "data-file-schema.xml")
+    assert record.extra["outcome"] == "converged" and record.converged
+    assert record.energy_eV == pytest.approx(text.energy_eV, abs=2e-7)
+    assert record.fermi_eV == pytest.approx(text.fermi_eV, abs=1e-4)
+    assert record.total_magnetization_muB == pytest.approx(text.total_magnetization_muB, abs=0.005)
+    assert record.magmoms_muB == text.magmoms_muB and record.n_scf == text.n_scf
+    np.testing.assert_allclose(record.positions_A, [[0.0, 0.0, 3.0]], atol=1e-6)

@@ -22,6 +22,10 @@ RY_PER_BOHR_TO_EV_PER_A = float(Ry / Bohr)
 
 _FLOAT = r"[-+]?\d*\.\d+(?:[eEdD][-+]?\d+)?|[-+]?\d+"
 _VERSION = re.compile(r"Program PWSCF v\.?\s*(\S+)\s+starts")
+#: Fortran pads the date and time with blanks, not zeros: ``starts on  1Dec2026 at 14: 0: 8``.
+_CLOCK, _DATE = r"(\d+:[\d ]\d:[\d ]\d)", r"(\d+ ?[A-Za-z]{3} ?\d{4})"
+_STARTED = re.compile(r"Program PWSCF v\.?\s*\S+\s+starts on\s+" + _DATE + r"\s+at\s+" + _CLOCK)
+_TERMINATED = re.compile(r"This run was terminated on:\s+" + _CLOCK + r"\s+" + _DATE)
 _FINAL_ENERGY = re.compile(r"^!\s+total energy\s+=\s+(" + _FLOAT + r")\s+Ry", re.M)
 _ITER_ENERGY = re.compile(r"^\s+total energy\s+=\s+(" + _FLOAT + r")\s+Ry", re.M)
 _FERMI = re.compile(r"the Fermi energy is\s+(" + _FLOAT + r")\s+ev", re.I)
@@ -46,6 +50,11 @@ def parse_qe_time(text: str) -> float:
     for value, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([hms])", text):
         total += float(value) * {"h": 3600.0, "m": 60.0, "s": 1.0}[unit]
     return total
+
+
+def clock_stamp(time: str, date: str) -> str:
+    """``'14:0:8 1Dec2026'`` from pw.x's blank-padded time and date (``'14: 0: 8'``, ``' 1Dec2026'``)."""
+    return f"{''.join(time.split())} {''.join(date.split())}"
 
 
 def _f(text: str) -> float:
@@ -74,6 +83,11 @@ class PwOutput:
     max_time_exceeded: bool
     ionic_converged: bool | None = None
     errors: list[str] = field(default_factory=list)
+    #: ``'HH:MM:SS DDMonYYYY'`` of the banner and of the ``This run was terminated on`` line.
+    start_stamp: str | None = None
+    end_stamp: str | None = None
+    #: The last SCF verdict of the output: ``"achieved"``, ``"not achieved"`` or None.
+    scf_verdict: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict."""
@@ -180,6 +194,7 @@ def parse_pw_text(text: str, *, strict: bool = True) -> PwOutput:
     absmag = _ABSMAG.findall(last)
     wall = _WALL.findall(text)
     nat = _NAT.search(text)
+    started, ended = _STARTED.search(text), _TERMINATED.findall(text)
     return PwOutput(
         code_version=version.group(1),
         n_atoms=int(nat.group(1)) if nat else None,
@@ -199,6 +214,9 @@ def parse_pw_text(text: str, *, strict: bool = True) -> PwOutput:
         max_time_exceeded=max_time,
         ionic_converged=ionic_converged,
         errors=errors,
+        start_stamp=clock_stamp(started.group(2), started.group(1)) if started else None,
+        end_stamp=clock_stamp(*ended[-1]) if ended else None,
+        scf_verdict=None if not (conv or notconv) else ("achieved" if final_conv else "not achieved"),
     )
 
 

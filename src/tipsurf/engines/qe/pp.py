@@ -2,8 +2,9 @@
 
 :func:`read_qe_calc` reads prefix and outdir from the pw.x input (any pw.x input of the folder,
 tipsurf's ``pw.in`` first) and the Fermi energy, structure and spin setting from the run's
-``data-file-schema.xml``; :func:`run_pp_cube` runs ``pp.x`` for one ``&INPUTPP`` setting and
-returns the Gaussian cube it writes; :func:`qe_density_cubes` writes the total and spin density
+``data-file-schema.xml`` (:mod:`tipsurf.engines.qe.xml_output`, the one reader of it);
+:func:`run_pp_cube` runs ``pp.x`` for one ``&INPUTPP`` setting and returns the Gaussian cube it
+writes; :func:`qe_density_cubes` writes the total and spin density
 cubes that the Bader analysis reads (:mod:`tipsurf.analysis.volumetric` reads the cubes), and
 :func:`qe_ildos_cubes` the ILDOS cube of each energy window and spin with the record that names
 them (:func:`tipsurf.analysis.ldos.ldos_from_cubes` reads it).  Both are post-steps: called as
@@ -12,10 +13,8 @@ them (:func:`tipsurf.analysis.ldos.ldos_from_cubes` reads it).  Both are post-st
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,8 +23,8 @@ import numpy as np
 
 from tipsurf.atomic import write_json_atomic
 from tipsurf.engines.record import calc_metadata
+from tipsurf.engines.qe.xml_output import find_pw_input, parse_pw_xml, pw_xml_path  # noqa: F401  (find_pw_input re-exported)
 from tipsurf.errors import CalculationFailedError, InputError, OutputError, ProgramNotFoundError
-from tipsurf.units import BOHR_A, HARTREE_EV
 
 __all__ = ["ILDOS_RECORD", "QeCalc", "find_pw_input", "qe_density_cubes", "qe_ildos_cubes", "read_qe_calc", "run_pp_cube",
            "run_pp_ildos"]
@@ -47,17 +46,6 @@ class QeCalc:
     nspin: int
 
 
-def find_pw_input(calc_dir: Path) -> Path:
-    """The pw.x input file of a calculation folder (``*.in``/``*.pwi`` containing ``&control``)."""
-    preferred = calc_dir / "pw.in"  # the name tipsurf's QE engine writes
-    candidates = [preferred] if preferred.is_file() else []
-    candidates += [p for p in sorted(calc_dir.iterdir()) if p.is_file() and p.suffix in {".in", ".pwi"}]
-    for p in candidates:
-        if re.search(r"&control", p.read_text(errors="replace"), flags=re.IGNORECASE):
-            return p
-    raise InputError(f"{calc_dir}: no pw.x input (*.in with &CONTROL) found; give a finished QE calculation folder")
-
-
 def read_qe_calc(calc_dir: str | Path) -> QeCalc:
     """Read prefix/outdir from the pw.x input and E_F, structure, nspin from the XML output.
 
@@ -68,35 +56,16 @@ def read_qe_calc(calc_dir: str | Path) -> QeCalc:
     OutputError
         The calculation has no XML output (not finished) or it lacks a Fermi energy.
     """
-    from tipsurf.engines.qe.inputs import pw_parameter  # the one pw.x input reader (imports ASE: lazily)
-
     cdir = Path(calc_dir).resolve()
-    text = find_pw_input(cdir).read_text(errors="replace")
-    prefix = pw_parameter(text, None, "prefix") or "pwscf"
-    outdir_raw = pw_parameter(text, None, "outdir") or "./"
-    outdir = (cdir / outdir_raw).resolve()
-    xml_path = outdir / f"{prefix}.save" / "data-file-schema.xml"
+    prefix, outdir, xml_path = pw_xml_path(cdir)
     if not xml_path.is_file():
         raise OutputError(f"{xml_path} is missing: the pw.x calculation in {cdir} has not finished (or outdir/prefix differ)")
-    root = ET.parse(xml_path).getroot()
-    out = root.find("output")
-    if out is None:
-        raise OutputError(f"{xml_path} has no <output>: the pw.x calculation did not finish")
-    ef = out.find("band_structure/fermi_energy")
-    if ef is None:
-        two = out.find("band_structure/two_fermi_energies")
-        if two is None:
-            raise OutputError(f"{xml_path}: no Fermi energy (insulator with fixed occupations?); use smearing for LDOS")
-        ef_ha = float(np.mean([float(x) for x in two.text.split()]))
-    else:
-        ef_ha = float(ef.text)
-    lsda = (out.findtext("band_structure/lsda") or "false").strip().lower() == "true"
-    struct = out.find("atomic_structure")
-    symbols = [a.get("name", "X") for a in struct.find("atomic_positions")]
-    positions = np.array([[float(x) for x in a.text.split()] for a in struct.find("atomic_positions")]) * BOHR_A
-    cell = np.array([[float(x) for x in struct.find(f"cell/a{i}").text.split()] for i in (1, 2, 3)]) * BOHR_A
-    symbols = [re.sub(r"[^A-Za-z].*$", "", s) or s for s in symbols]
-    return QeCalc(cdir, prefix, outdir, ef_ha * HARTREE_EV, symbols, positions, cell, 2 if lsda else 1)
+    xml = parse_pw_xml(xml_path)
+    if xml.fermi_eV is None:
+        raise OutputError(f"{xml_path}: no Fermi energy (insulator with fixed occupations?); use smearing for LDOS")
+    fermi_eV = float(np.mean(xml.fermi_up_dw_eV)) if xml.fermi_up_dw_eV else xml.fermi_eV
+    return QeCalc(cdir, prefix, outdir, fermi_eV, xml.symbols, np.array(xml.positions_A), np.array(xml.cell_A),
+                  2 if xml.lsda else 1)
 
 
 def _pp_command() -> list[str]:

@@ -1,9 +1,12 @@
-"""The result record of a tipsurf QE calculation folder: pw.x output + ``tipsurf_calc.json`` → CalcResult.
+"""The result record of a tipsurf QE calculation folder: pw.x outputs + ``tipsurf_calc.json`` → CalcResult.
 
-:func:`read_result` is :meth:`tipsurf.engines.qe.QEEngine.parse`: it reads the pw.x text output
-(:mod:`tipsurf.engines.qe.outputs`), the folder's ``tipsurf_calc.json`` and ``structure.json``
-(relaxed positions from the output), the corrections of the error handlers and, if present,
-the Löwdin charges of ``projwfc.out``.
+:func:`read_result` is :meth:`tipsurf.engines.qe.QEEngine.parse`: it reads the run's XML output
+for energy, forces, convergence, Fermi energy, magnetisation and relaxed positions, the text
+output for the moments per site, iteration counts, wall time and errors (and for everything
+when the run left no XML of its own; :mod:`tipsurf.engines.qe.outcome`), the folder's
+``tipsurf_calc.json`` and ``structure.json``, the corrections of the error handlers and, if
+present, the Löwdin charges of ``projwfc.out``.  ``extra["outcome"]`` is the run's verdict
+(:func:`tipsurf.engines.qe.outcome.classify_outcome`), ``extra["xml_output"]`` the XML used.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from ase.io import read as ase_read
 from tipsurf.engines.qe.handlers import CALC_FILE
 from tipsurf.engines.qe.inputs import PW_INPUT, PW_OUTPUT, physics_settings
 from tipsurf.engines.qe.job import read_corrections
+from tipsurf.engines.qe.outcome import classify_outcome, with_xml
 from tipsurf.engines.qe.outputs import PwOutput, parse_projwfc_output, parse_pw_output
 from tipsurf.engines.qe.starts import STRUCTURE_FILE
+from tipsurf.engines.qe.xml_output import PwXml, run_xml
 from tipsurf.engines.record import CalcResult
 from tipsurf.errors import InputError, OutputError
 from tipsurf.jsonable import to_jsonable
@@ -51,9 +56,11 @@ def read_result(directory: str | Path) -> CalcResult:
     directory = Path(directory)
     if not directory.is_dir():
         raise OutputError(f"calculation folder {directory} does not exist")
-    out = parse_pw_output(output_file(directory))
+    text = parse_pw_output(output_file(directory))
+    xml = run_xml(directory, text)
+    out = with_xml(text, xml)
     info = read_calc_info(directory) if (directory / CALC_FILE).is_file() else {}
-    atoms = final_structure(directory, out)
+    atoms = final_structure(directory, out, xml)
     n_atoms = len(atoms) if atoms is not None else out.n_atoms
     _check_lengths(out, n_atoms, directory)
     extra: dict[str, Any] = {
@@ -70,6 +77,8 @@ def read_result(directory: str | Path) -> CalcResult:
         "restart_note": info.get("restart_note"),
         "physics_settings": physics_settings(directory / PW_INPUT) if (directory / PW_INPUT).is_file() else None,
         "initial_magmoms_muB": info.get("initial_magmoms_muB"),
+        "outcome": classify_outcome(text, xml),
+        "xml_output": xml.path if xml is not None else None,
     }
     if not out.converged:
         extra["unconverged_last_iteration"] = {
@@ -119,13 +128,20 @@ def output_file(directory: Path) -> Path:
     raise OutputError(f"no pw.x output in {directory} (expected {PW_OUTPUT}); run the calculation first")
 
 
-def final_structure(directory: Path, out: PwOutput) -> Atoms | None:
-    """Structure of the record: relaxed positions from the output, else structure.json."""
+def final_structure(directory: Path, out: PwOutput | None, xml: PwXml | None = None) -> Atoms | None:
+    """Structure of the record: structure.json with the relaxed positions of the run (its XML,
+    else its text output); without structure.json, the run's structure."""
     atoms = None
     if (directory / STRUCTURE_FILE).is_file():
         atoms = ase_read(str(directory / STRUCTURE_FILE), format="json")
     info_path = directory / CALC_FILE
     relax = info_path.is_file() and json.loads(info_path.read_text()).get("calculation") == "relax"
+    if xml is not None and xml.positions_A and (atoms is None or len(atoms) == len(xml.positions_A)):
+        if atoms is None:
+            return Atoms(xml.symbols, positions=xml.positions_A, cell=xml.cell_A, pbc=True)
+        if relax:
+            atoms.set_positions(xml.positions_A)
+        return atoms
     if atoms is None or relax:
         try:
             final = ase_read(str(output_file(directory)), format="espresso-out", index=-1)

@@ -1,0 +1,90 @@
+"""How one pw.x run ended, and its numbers: the XML output where it has them, the text for the rest.
+
+Sources (issue 13 item 3): this run's ``data-file-schema.xml`` (:func:`tipsurf.engines.qe.xml_output.run_xml`)
+gives the energy, forces, SCF and ionic convergence, Fermi energy, total and absolute
+magnetisation and the structure; the text output (:mod:`tipsurf.engines.qe.outputs`) gives what
+the XML lacks — the moments and charges per site, iteration counts, wall time, error blocks and
+the wall-time stop — and everything when there is no XML of this run (a crashed run, an output
+copied without its ``out`` folder).  :func:`classify_outcome` is the one verdict on a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from tipsurf.engines.qe.outputs import PwOutput, parse_pw_output
+from tipsurf.engines.qe.xml_output import PwXml, run_xml
+
+__all__ = ["CONVERGED", "CRASHED", "NOT_CONVERGED", "OUTCOMES", "OUT_OF_TIME", "classify_outcome", "pw_outcome", "with_xml"]
+
+CONVERGED = "converged"
+NOT_CONVERGED = "not converged"
+CRASHED = "crashed"
+OUT_OF_TIME = "out of time"
+OUTCOMES = (CONVERGED, NOT_CONVERGED, CRASHED, OUT_OF_TIME)
+
+
+def classify_outcome(text: PwOutput | None, xml: PwXml | None = None) -> str:
+    """The outcome of a pw.x run: one of :data:`OUTCOMES`.
+
+    Parameters
+    ----------
+    text
+        The text output, parsed without ``strict`` (None: there is none, or it is not pw.x's).
+    xml
+        This run's XML output, if it wrote one (see :func:`tipsurf.engines.qe.xml_output.run_xml`).
+
+    Returns
+    -------
+    str
+        ``crashed``: an error block, or the output stops before the run ended without a final
+        "convergence NOT achieved" (killed, or still running); ``converged``: SCF and, for a
+        relaxation, the ionic minimisation converged (by the XML when there is one; exactly
+        when the result record says ``converged``); ``out of time``: otherwise stopped at
+        ``max_seconds`` (a clean stop to resume from); ``not converged``: the rest (the run
+        ended, or pw.x stopped on an unconverged SCF).
+    """
+    if text is None or text.errors:
+        return CRASHED
+    if xml.converged if xml is not None else text.converged:
+        return CONVERGED
+    if text.max_time_exceeded:
+        return OUT_OF_TIME
+    if xml is not None or text.end_stamp or text.job_done or text.scf_verdict == "not achieved":
+        return NOT_CONVERGED
+    return CRASHED
+
+
+def with_xml(text: PwOutput, xml: PwXml | None) -> PwOutput:
+    """The text output's record with the XML's numbers and convergence in place of the text's.
+
+    Energies only when converged, as from the text; the moments per site, iteration counts,
+    wall time and errors stay the text's.  Without an XML, ``text`` unchanged.
+    """
+    if xml is None:
+        return text
+    converged = xml.converged and not text.errors
+    return replace(
+        text,
+        converged=converged,
+        ionic_converged=xml.opt_converged if xml.opt_converged is not None else text.ionic_converged,
+        energy_eV=xml.energy_eV if converged else None,
+        fermi_eV=xml.fermi_eV,
+        fermi_up_dw_eV=xml.fermi_up_dw_eV,
+        total_magnetization_muB=xml.total_magnetization_muB if xml.lsda else text.total_magnetization_muB,
+        absolute_magnetization_muB=xml.absolute_magnetization_muB if xml.lsda else text.absolute_magnetization_muB,
+        forces_eV_per_A=xml.forces_eV_per_A,
+        n_atoms=len(xml.labels) or text.n_atoms,
+    )
+
+
+def pw_outcome(directory: str | Path, output: str | Path) -> str:
+    """The outcome of the pw.x run in ``directory`` whose text output is ``output`` (crashed without one)."""
+    from tipsurf.errors import OutputError
+
+    try:
+        text = parse_pw_output(output, strict=False)
+    except OutputError:
+        return CRASHED
+    return classify_outcome(text, run_xml(directory, text))
