@@ -11,6 +11,10 @@ ones with the same one-line error.
 * An empty value or ``null`` removes the key from the preset (see
   :func:`tipsurf.engines.presets.merge_preset`).
 * ``--overrides FILE.yaml`` gives a mapping of overrides; ``--set`` items are applied after it.
+
+The result is the user's layer of the code's input set (defaults < preset < user,
+:mod:`tipsurf.engines.input_sets`): it is checked on its own against the same typed keys as a
+preset, so an unknown or mistyped override is named as one.
 """
 
 from __future__ import annotations

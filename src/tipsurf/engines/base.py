@@ -6,20 +6,16 @@ code under custodian, and parses the outputs into a :class:`~tipsurf.engines.rec
 
 The engines are found through :data:`ENGINES` (code name → ``"module:Class"``), imported only
 when :func:`get_engine` asks for one: this module imports no engine and no engine imports this
-module (they take :class:`~tipsurf.engines.record.PreparedCalc` from the records), so the
-registry adds no import cycle.
+module (they derive from :class:`~tipsurf.engines.interface.EngineBase` and take
+:class:`~tipsurf.engines.record.PreparedCalc` from the records), so the registry adds no
+import cycle.
 """
 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
-from typing import Any, Protocol
 
-from ase import Atoms
-
-from tipsurf.config import Config
-from tipsurf.engines.record import CalcResult, PreparedCalc
+from tipsurf.engines.interface import EngineBase
 from tipsurf.errors import InputError
 
 #: Engine of each code, as ``"module:Class"`` (imported on demand by :func:`get_engine`).
@@ -29,32 +25,8 @@ ENGINES: dict[str, str] = {
 }
 
 
-class Engine(Protocol):
-    """Interface of ``tipsurf.engines.qe.QEEngine`` and ``tipsurf.engines.vasp.VaspEngine``."""
-
-    code: str
-
-    def write_inputs(
-        self,
-        atoms: Atoms,
-        preset: dict[str, Any],
-        directory: str | Path,
-        *,
-        config: Config | None = None,
-        restart_from: str | Path | None = None,
-        walltime_s: float | None = None,
-        calculation: str = "scf",
-    ) -> PreparedCalc:
-        """Write all input files into ``directory`` and return what was prepared."""
-        ...
-
-    def run(self, directory: str | Path, *, config: Config | None = None, max_errors: int = 5) -> CalcResult:
-        """Run the code in ``directory`` under custodian (with error handlers) and parse it."""
-        ...
-
-    def parse(self, directory: str | Path) -> CalcResult:
-        """Parse the outputs in ``directory`` into a result record (raises OutputError)."""
-        ...
+#: The interface every engine implements (inputs, run, parse), with the parameter handling they share.
+Engine = EngineBase
 
 
 def get_engine(code: str) -> Engine:

@@ -19,7 +19,7 @@ from ase.io import write as ase_write
 from tipsurf.atomic import atomic_path, write_json_atomic
 from tipsurf.config import Config, load_config
 from tipsurf.engines.fingerprint import fingerprint
-from tipsurf.engines.presets import validate_preset
+from tipsurf.engines.interface import EngineBase, InputRequest
 from tipsurf.engines.qe.handlers import CALC_FILE, STATE_FILE, saved_density
 from tipsurf.engines.qe.inputs import (
     PW_INPUT,
@@ -63,38 +63,26 @@ def _write_structure(atoms: Atoms, path: Path) -> None:
         ase_write(str(tmp), clean, format="json")
 
 
-class QEEngine:
-    """Quantum ESPRESSO (pw.x) engine; see :class:`tipsurf.engines.base.Engine`."""
+class QEEngine(EngineBase):
+    """Quantum ESPRESSO (pw.x) engine; see :class:`tipsurf.engines.interface.EngineBase`."""
 
     code = "qe"
+    calculations = CALCULATIONS
 
-    def write_inputs(
+    def write_request(
         self,
-        atoms: Atoms,
-        preset: dict[str, Any],
-        directory: str | Path,
+        request: InputRequest,
         *,
-        config: Config | None = None,
-        restart_from: str | Path | None = None,
-        walltime_s: float | None = None,
-        calculation: str = "scf",
         start_density: list[DensityPart] | None = None,
         start_wavefunctions: str | Path | None = None,
     ) -> PreparedCalc:
-        """Write ``pw.in``, ``structure.json`` and ``tipsurf_calc.json`` into ``directory``.
+        """Write ``pw.in``, ``structure.json`` and ``tipsurf_calc.json`` (see :meth:`EngineBase.write_inputs`).
 
         Parameters
         ----------
-        atoms
-            Structure with initial magnetic moments (μB), constraints and ``info`` metadata.
-        preset
-            A QE preset (already merged with overrides, see :func:`tipsurf.engines.presets.merge_preset`).
-        directory
-            Calculation folder (created).
-        config
-            Configuration; loaded with :func:`tipsurf.config.load_config` if None.
-        restart_from
-            Folder of a finished calculation whose charge density starts this one.
+        request
+            The checked calculation; its ``walltime_s`` gives pw.x ``max_seconds`` = 90 % of it
+            (pw.x stops cleanly), its ``settings`` the namelists.
         start_density
             Converged densities (fragments, a neighbour) whose superposition starts this one
             (:mod:`tipsurf.engines.qe.superpose`); used when ``restart_from`` is None.  If
@@ -104,25 +92,15 @@ class QEEngine:
             ``<prefix>.save`` folder of a converged calculation in the same cell, k-points,
             cut-off and band count (a scan neighbour) whose Kohn–Sham states start the
             diagonalisation (``startingwfc='file'``) together with ``start_density``.
-        walltime_s
-            Wall-time budget; pw.x gets ``max_seconds`` = 90 % of it and stops cleanly.
-        calculation
-            ``"scf"`` or ``"relax"``.
 
         Raises
         ------
         InputError, ConfigurationError
-            Bad preset or structure; pseudopotentials missing or for the wrong element.
+            Bad structure; pseudopotentials missing or for the wrong element.
         """
-        config = config or load_config()
-        validate_preset(preset)
-        if preset.get("code") != "qe":
-            raise InputError(f"preset '{preset.get('name', '?')}' is for code '{preset.get('code')}', not qe")
-        if calculation not in CALCULATIONS:
-            raise InputError(f"unknown calculation '{calculation}'; choose one of {', '.join(CALCULATIONS)}")
-        if len(atoms) == 0:
-            raise InputError("the structure has no atoms")
-        directory = Path(directory)
+        atoms, preset, settings, directory, config = (request.atoms, request.preset, request.settings,
+                                                      request.directory, request.config)
+        calculation, walltime_s, restart_from = request.calculation, request.walltime_s, request.restart_from
         elements = sorted(set(atoms.get_chemical_symbols()))
         pseudo_dir, generated_map = pseudo_directory(elements, config)
         file_map = generated_map if generated_map is not None else (preset.get("pseudopotentials") or {})
@@ -135,9 +113,9 @@ class QEEngine:
             {el: info.z_valence for el, info in pseudos.items()},
         )
         namelists, hub_card = build_namelists(
-            atoms, preset, split, version, pseudo_dir=pseudo_dir, calculation=calculation, walltime_s=walltime_s
+            atoms, settings, split, version, pseudo_dir=pseudo_dir, calculation=calculation, walltime_s=walltime_s
         )
-        mesh, shift = kpoint_mesh(atoms, preset.get("kpoints") or {"mesh": [1, 1, 1]}, float(preset.get("slab_vacuum_A", 5.0)))
+        mesh, shift = kpoint_mesh(atoms, settings["kpoints"], float(settings["slab_vacuum_A"]))
         directory.mkdir(parents=True, exist_ok=True)
         for name in _STALE:
             (directory / name).unlink(missing_ok=True)

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ase import Atoms
 
 from tipsurf.atomic import write_json_atomic, write_text_atomic
 from tipsurf.concurrency import released
 from tipsurf.config import Config, load_config
 from tipsurf.engines.fingerprint import fingerprint, structure_payload
+from tipsurf.engines.interface import EngineBase, InputRequest
 from tipsurf.engines.record import CalcResult, PreparedCalc
 from tipsurf.engines.vasp.inputs import build_incar, build_kpoints, build_poscar, incar_object, species_order
 from tipsurf.engines.vasp.outputs import read_vasp_outputs
@@ -41,13 +41,6 @@ def load_calc_file(directory: str | Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except json.JSONDecodeError:
         raise OutputError(f"{path} is not valid JSON; rewrite the inputs with write_inputs") from None
-
-
-def _check_preset(preset: dict[str, Any]) -> None:
-    if not isinstance(preset, dict) or preset.get("code", "vasp") != "vasp":
-        raise InputError(f"preset is for code '{preset.get('code') if isinstance(preset, dict) else preset}', not vasp")
-    if not isinstance(preset.get("incar"), dict):
-        raise InputError("VASP preset lacks an 'incar:' mapping")
 
 
 def _require_chgcar(source: Path) -> None:
@@ -100,42 +93,22 @@ def _copy_restart(source: Path, directory: Path, incar: dict[str, Any]) -> tuple
     return {"ICHARG": _restart_icharg(incar), "ISTART": 1 if "WAVECAR" in copied else 0}, copied
 
 
-class VaspEngine:
-    """The VASP implementation of :class:`tipsurf.engines.base.Engine`."""
+class VaspEngine(EngineBase):
+    """The VASP implementation of :class:`tipsurf.engines.interface.EngineBase`."""
 
     code = "vasp"
 
-    def write_inputs(
-        self,
-        atoms: Atoms,
-        preset: dict[str, Any],
-        directory: str | Path,
-        *,
-        config: Config | None = None,
-        restart_from: str | Path | None = None,
-        walltime_s: float | None = None,
-        calculation: str = "scf",
-        allow_missing_potcar: bool = False,
-    ) -> PreparedCalc:
-        """Write INCAR, POSCAR, KPOINTS, POTCAR and ``tipsurf_calc.json`` into ``directory``.
+    def write_request(self, request: InputRequest, *, allow_missing_potcar: bool = False) -> PreparedCalc:
+        """Write INCAR, POSCAR, KPOINTS, POTCAR and ``tipsurf_calc.json`` (see :meth:`EngineBase.write_inputs`).
 
         Parameters
         ----------
-        atoms
-            Structure with initial magnetic moments, constraints and ``info`` metadata.
-        preset
-            VASP preset (``load_template('presets', 'mnw110-vasp')``, possibly modified).
-        directory
-            Calculation folder (created).
-        config
-            tipsurf configuration (POTCAR folder); loaded if not given.
-        restart_from
-            Finished calculation whose CHGCAR (and WAVECAR) start this one: ICHARG 1, or the
-            calculation's own ICHARG 11 for ``nscf`` (the density then stays fixed).
-        walltime_s
-            Job wall time, used by :meth:`run` for custodian's WalltimeHandler.
-        calculation
-            ``scf`` (single point), ``relax`` or ``nscf`` (see the preset's ``calculations``).
+        request
+            The checked calculation.  Its ``restart_from`` (a finished calculation) gives the
+            CHGCAR (and WAVECAR) that start this one: ICHARG 1, or the calculation's own
+            ICHARG 11 for ``nscf`` (the density then stays fixed); its ``walltime_s`` is used
+            by :meth:`run` for custodian's WalltimeHandler; its ``calculation`` is ``scf``
+            (single point), ``relax``, ``nscf`` or a block of the preset's ``calculations``.
         allow_missing_potcar
             Write everything except POTCAR when no POTCAR folder is configured (for checking
             inputs); such a folder cannot be run and its fingerprint uses POTCAR symbols.
@@ -145,22 +118,22 @@ class VaspEngine:
         ConfigurationError
             No POTCAR folder configured (unless ``allow_missing_potcar``) or a POTCAR missing.
         InputError
-            Invalid preset, unsupported constraint or calculation, missing restart CHGCAR.
+            No ``incar`` mapping, unsupported constraint or calculation, missing restart CHGCAR.
         """
-        _check_preset(preset)
-        config = config or load_config()
-        directory = Path(directory)
-        if len(atoms) == 0:
-            raise InputError("cannot write VASP inputs for an empty structure")
+        atoms, preset, settings, directory, config = (request.atoms, request.preset, request.settings,
+                                                      request.directory, request.config)
+        calculation, walltime_s, restart_from = request.calculation, request.walltime_s, request.restart_from
+        if not isinstance(preset.get("incar"), dict):
+            raise InputError("VASP preset lacks an 'incar:' mapping")
         species, order = species_order(atoms.get_chemical_symbols())
-        incar = build_incar(atoms, preset, calculation)
+        incar = build_incar(atoms, settings, calculation)
         poscar = build_poscar(atoms, comment=str(atoms.info.get("label", atoms.get_chemical_formula())))
-        kpoints = build_kpoints(preset)
-        potcar, pseudos = self._potcar(species, preset, config, allow_missing_potcar)
+        kpoints = build_kpoints(settings)
+        potcar, pseudos = self._potcar(species, settings, config, allow_missing_potcar)
         parameters = {
             "incar": to_jsonable(incar),
             "kpoints": to_jsonable(preset.get("kpoints")),
-            "potcar_functional": str(preset.get("potcar_functional", "PBE")),
+            "potcar_functional": str(settings["potcar_functional"]),
             "potcar_symbols": {sp: potcar_symbol(sp, preset.get("potcar_symbols") or {}) for sp in species},
         }
         pseudo_md5 = {el: info.get("md5") or f"symbol:{info['symbol']}" for el, info in pseudos.items()}
@@ -209,7 +182,7 @@ class VaspEngine:
         species: list[str], preset: dict[str, Any], config: Config, allow_missing: bool
     ) -> tuple[Any, dict[str, dict[str, str]]]:
         symbols = preset.get("potcar_symbols") or {}
-        functional = str(preset.get("potcar_functional", "PBE"))
+        functional = str(preset["potcar_functional"])
         try:
             root = resolve_potcar_dir(config)
         except ConfigurationError:
