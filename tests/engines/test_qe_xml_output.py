@@ -88,3 +88,36 @@ def test_one_verdict_per_run_from_the_text_when_there_is_no_xml(refdata_dir: Pat
     assert pw_outcome(tmp_path, tmp_path / "pw.out") == CRASHED  # no XML, truncated text
     assert pw_outcome(tmp_path, tmp_path / "missing.out") == CRASHED
     assert run_xml(tmp_path, parse_pw_text(text)) is None  # no pw.x input, hence no XML to look for
+
+
+@pytest.mark.pwx
+def test_real_relaxation_takes_its_final_structure_and_forces_from_the_xml(tmp_path: Path, pseudo_provider) -> None:
+    """pw.x 6.7 relaxation of FeCo (Co pushed 0.1 Å along z): the record's positions are the XML's
+    final ones, the same as the text output's last ATOMIC_POSITIONS (ASE's reader), and its
+    forces the XML's, the same as the text's last force block."""
+    import numpy as np
+    from ase import Atoms
+    from ase.io import read as ase_read
+
+    from tipsurf.engines.presets import load_preset, merge_preset
+
+    if shutil.which("pw.x") is None:
+        pytest.skip("needs pw.x on PATH (Debian quantum-espresso)")
+    pseudos = pseudo_provider.usable(tmp_path / "cache")
+    cfg = pseudos.config()
+    atoms = Atoms("FeCo", positions=[[0, 0, 0], [1.425, 1.425, 1.525]], cell=[2.85] * 3, pbc=True)
+    atoms.set_initial_magnetic_moments([3.0, 2.0])
+    preset = merge_preset(load_preset("fast"), {"kpoints": {"mesh": [3, 3, 3]}, "ecutwfc_Ry": 25, "ecutrho_Ry": 200})
+    engine = QEEngine()
+    engine.write_inputs(atoms, preset, tmp_path / "relax", config=cfg, calculation="relax")
+    record = engine.run(tmp_path / "relax", config=cfg)
+    assert record.converged and record.extra["outcome"] == CONVERGED and record.extra["xml_output"]
+    xml = parse_pw_xml(record.extra["xml_output"])
+    assert xml.calculation == "relax" and xml.opt_converged is True
+    np.testing.assert_allclose(record.positions_A, xml.positions_A, atol=1e-9)
+    final = ase_read(str(tmp_path / "relax" / "pw.out"), format="espresso-out", index=-1)
+    np.testing.assert_allclose(record.positions_A, final.get_positions(), atol=1e-5)
+    assert abs(record.positions_A[1][2] - 1.525) > 1e-3  # it moved
+    text = parse_pw_output(tmp_path / "relax" / "pw.out")
+    np.testing.assert_allclose(record.forces_eV_per_A, text.forces_eV_per_A, atol=1e-5)
+    assert record.energy_eV == pytest.approx(text.energy_eV, abs=2e-7)
