@@ -158,6 +158,29 @@ def test_cli_ldos_on_a_tipsurf_built_calculation_uses_the_builders_sites(
         qe_ldos_polarization(calc, ldos.energy_windows(-0.1, 0.1, 0.2), site=sites[0], site_index=99)
 
 
+def test_ildos_post_step_record_is_what_the_analysis_reads(qe_pseudo_library, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13 item 5: the engine's post-step writes the cubes and a JSON record naming them (with
+    E_F, structure and the builder's sites); the analysis needs nothing else of the calculation."""
+    from tipsurf.analysis.ldos import ldos_from_cubes
+    from tipsurf.engines.qe import pp
+    from tipsurf.structures.mn_w110 import build_mn_w110
+    from tipsurf.workflows.tasks import resolve_callable
+
+    atoms = build_mn_w110(w_layers=2, size=(2, 1), one_sided=True)
+    calc = tmp_path / "calc"
+    _write_finished_qe_calc(atoms, calc, qe_pseudo_library)
+    monkeypatch.setattr(pp, "run_pp_ildos", _synthetic_pp_ildos)
+    post_step = resolve_callable("tipsurf.engines.qe.pp:qe_ildos_cubes")  # as a workflow's PostStepTask names it
+    record = post_step(str(calc), windows_eV=[[-0.2, 0.0], [0.0, 0.2]], work_dir=tmp_path / "cubes")
+    assert json.loads(json.dumps(record)) == json.loads((tmp_path / "cubes" / pp.ILDOS_RECORD).read_text()) == record
+    assert record["fermi_eV"] == pytest.approx(0.25 * HARTREE_EV, rel=1e-7) and len(record["windows"]) == 2
+    calc.rename(tmp_path / "elsewhere")  # the calculation folder is not needed any more
+    table = ldos_from_cubes(record, site="hollow", height_A=3.0)
+    np.testing.assert_allclose(table.point_A[:2], atoms.info["sites"]["hollow"][0]["xy_A"], atol=1e-6)
+    np.testing.assert_allclose(table.polarization, [0.5, 0.5])
+
+
 def test_ldos_table_polarization_and_files(tmp_path: Path) -> None:
     """P = (n↑ − n↓)/(n↑ + n↓), P(E_F) from the window holding E_F, files written with units."""
     table = LdosTable(energy_windows(-0.4, 0.4, 0.2), np.array([1.0, 2.0, 3.0, 1.0]), np.array([1.0, 1.0, 1.0, 3.0]),
