@@ -12,6 +12,7 @@ from typing import Any, Optional
 import typer
 
 from tipsurf.cli import app
+from tipsurf.cli.options import shared_options
 from tipsurf.errors import InputError
 
 _CODES = ("qe", "vasp")
@@ -42,24 +43,24 @@ def read_structure_file(path: Path) -> Any:
 
 
 @app.command("inputs")
+@shared_options("code", "settings", "overrides_file")
 def inputs_command(
     structure: Path = typer.Argument(..., help="Structure file (extended XYZ from 'tipsurf build', or any ASE format)."),
-    code: str = typer.Option("qe", "--code", help="qe or vasp."),
     preset: str = typer.Option("fast", "--preset", help="Preset name (templates/presets) or a YAML file."),
     output: Path = typer.Option(..., "-o", "--output", help="Calculation folder to write."),
-    set_: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help="Preset override (VALUE in YAML, dotted KEY into mappings); repeatable."),
-    overrides_file: Optional[Path] = typer.Option(None, "--overrides", help="YAML file of preset overrides (--set items apply on top)."),
     restart_from: Optional[Path] = typer.Option(None, "--restart-from", help="Finished calculation to start from."),
     walltime_s: Optional[float] = typer.Option(None, "--walltime-s", help="Wall-time budget in seconds."),
     calculation: str = typer.Option("scf", "--calculation", help="scf or relax."),
+    **shared: Any,
 ) -> None:
     """Write the input files of one calculation into a folder."""
     from tipsurf.cli.overrides import preset_overrides
     from tipsurf.engines.base import get_engine
     from tipsurf.engines.presets import load_preset, merge_preset, require_hubbard_u
 
+    code = shared["code"]
     engine = get_engine(_check_code(code))
-    merged = merge_preset(load_preset(preset, code=code), preset_overrides(set_, overrides_file))
+    merged = merge_preset(load_preset(preset, code=code), preset_overrides(shared["settings"], shared["overrides_file"]))
     atoms = read_structure_file(structure)
     require_hubbard_u(merged, atoms.get_chemical_symbols())
     prepared = engine.write_inputs(
@@ -69,25 +70,24 @@ def inputs_command(
 
 
 @app.command("run-calc")
+@shared_options("code")
 def run_calc_command(
     directory: Path = typer.Argument(..., help="Calculation folder written by 'tipsurf inputs'."),
-    code: str = typer.Option("qe", "--code", help="qe or vasp."),
     max_errors: int = typer.Option(5, "--max-errors", help="Corrections custodian may make."),
+    **shared: Any,
 ) -> None:
     """Run one calculation under custodian (with error handlers) and print its record as JSON."""
     from tipsurf.engines.base import get_engine
 
-    result = get_engine(_check_code(code)).run(directory, max_errors=max_errors)
+    result = get_engine(_check_code(shared["code"])).run(directory, max_errors=max_errors)
     typer.echo(json.dumps(result.as_dict(), indent=2))
 
 
 @app.command("parse")
-def parse_command(
-    directory: Path = typer.Argument(..., help="Calculation folder."),
-    code: str = typer.Option("qe", "--code", help="qe or vasp."),
-) -> None:
+@shared_options("code")
+def parse_command(directory: Path = typer.Argument(..., help="Calculation folder."), **shared: Any) -> None:
     """Parse a calculation's outputs and print the result record as JSON."""
     from tipsurf.engines.base import get_engine
 
-    result = get_engine(_check_code(code)).parse(directory)
+    result = get_engine(_check_code(shared["code"])).parse(directory)
     typer.echo(json.dumps(result.as_dict(), indent=2))

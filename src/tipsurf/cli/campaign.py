@@ -16,11 +16,12 @@ from typing import Any, Optional
 import typer
 
 from tipsurf.cli import app, campaign_app
+from tipsurf.cli.options import shared_options
 from tipsurf.cli.overrides import preset_overrides  # the one --set parser of every command
 from tipsurf.errors import InputError
 
-LAUNCHPAD_HELP = "FireWorks my_launchpad.yaml (MongoDB) or an embedded store folder; default: ./.tipsurf (embedded)."
-PROJECT_HELP = "Project folder holding .tipsurf/ (calculations, embedded store); default: current folder."
+#: The shared options (:mod:`tipsurf.cli.options`) of the commands that add a campaign.
+CAMPAIGN_OPTIONS = ("code", "walltime", "settings", "overrides_file", "run", "launchpad", "project", "as_json")
 
 
 def _split(text: str, what: str) -> list[str]:
@@ -67,12 +68,12 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 
 @app.command("scan")
+@shared_options(*CAMPAIGN_OPTIONS)
 def scan_command(
     surface: str = typer.Option("mn-w110", "--surface", help="Surface (mn-w110)."),
     tip: str = typer.Option("Fe", "--tip", help="Apex element: Fe, Co or Mn."),
     site: str = typer.Option("top", "--site", help="top or hollow."),
     distances: str = typer.Option(..., "--distances", metavar="D1,D2|START:STOP:STEP", help="Apex-surface distances (Angstrom)."),
-    code: str = typer.Option("qe", "--code", help="qe or vasp."),
     preset: str = typer.Option("fast", "--preset", help="Preset name or YAML file."),
     name: Optional[str] = typer.Option(None, "--name", help="Campaign name (default from tip, surface, site, code, preset)."),
     configs: str = typer.Option("p,ap", "--configs", help="Magnetic configurations (p, ap)."),
@@ -88,13 +89,7 @@ def scan_command(
     relax_tip: Optional[bool] = typer.Option(None, "--relax-tip/--no-relax-tip", help="Pre-step: relax the isolated tip (apex and next layer free); default: the preset's relax_parts_before_scan."),
     relax_slab: Optional[bool] = typer.Option(None, "--relax-slab/--no-relax-slab", help="Pre-step: relax the slab (Mn and the W layer under it free); default: the preset's relax_parts_before_scan."),
     d0: str = typer.Option("5.0", "--d0", metavar="A", help="Reference distance of delta_d = d - d0."),
-    walltime: Optional[str] = typer.Option(None, "--walltime", metavar="SECONDS", help="Wall time per calculation given to the code."),
-    settings: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help="Preset override (VALUE in YAML); repeatable."),
-    overrides_file: Optional[Path] = typer.Option(None, "--overrides", help="YAML file of preset overrides."),
-    run: bool = typer.Option(False, "--run", help="Run the campaign here right after adding it."),
-    launchpad: Optional[str] = typer.Option(None, "--launchpad", help=LAUNCHPAD_HELP),
-    project: Optional[Path] = typer.Option(None, "--project", help=PROJECT_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    **shared: Any,
 ) -> None:
     """Add a tip-surface distance scan (p and ap per distance) to the launchpad."""
     from tipsurf.structures.specs import MnW110Spec, TipSpec
@@ -106,21 +101,17 @@ def scan_command(
                       vacuum_A=_float("--slab-vacuum", slab_vacuum))
     tip_spec = TipSpec(apex=tip, layers=_int("--tip-layers", tip_layers), base=tip_base)
     report = add_distance_scan(
-        surf, tip_spec, site, distances, configs=_split(configs, "--configs"), code=code, preset=preset,
-        preset_overrides=preset_overrides(settings, overrides_file), name=name,
+        surf, tip_spec, site, distances, configs=_split(configs, "--configs"), preset=preset, name=name,
         site_index=_int("--site-index", site_index), vacuum_above_tip_A=_float("--vacuum-above-tip", vacuum_above_tip),
         warm_start=False if no_warm_start else None, relax_tip=relax_tip, relax_slab=relax_slab,
-        walltime_s=_float("--walltime", walltime) if walltime else None, d0_A=_float("--d0", d0),
-        launchpad=launchpad, project_dir=project,
+        d0_A=_float("--d0", d0), **_campaign_keywords(shared),
     )
-    _print_report(report, as_json)
-    if run:
-        _run(report.campaign, launchpad, project, as_json)
+    _report_and_run(report, shared)
 
 
 @campaign_app.command("adsorbates")
+@shared_options(*CAMPAIGN_OPTIONS)
 def adsorbates_command(
-    code: str = typer.Option("qe", "--code", help="qe or vasp."),
     preset: str = typer.Option(..., "--preset", help="Preset name or YAML file (e.g. tio-mgo-qe)."),
     species: str = typer.Option("Ti,TiH,TiH2,TiH3,TiH4", "--species", help="Adsorbates."),
     sites: str = typer.Option("o-top,bridge", "--sites", help="Adsorption sites."),
@@ -129,13 +120,7 @@ def adsorbates_command(
     size: Optional[str] = typer.Option(None, "--size", metavar="K", help="K x K lateral supercell."),
     no_relax: bool = typer.Option(False, "--no-relax", help="Single points instead of relaxations."),
     name: Optional[str] = typer.Option(None, "--name", help="Campaign name."),
-    walltime: Optional[str] = typer.Option(None, "--walltime", metavar="SECONDS", help="Wall time per calculation."),
-    settings: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help="Preset override; repeatable."),
-    overrides_file: Optional[Path] = typer.Option(None, "--overrides", help="YAML file of preset overrides."),
-    run: bool = typer.Option(False, "--run", help="Run the campaign here right after adding it."),
-    launchpad: Optional[str] = typer.Option(None, "--launchpad", help=LAUNCHPAD_HELP),
-    project: Optional[Path] = typer.Option(None, "--project", help=PROJECT_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    **shared: Any,
 ) -> None:
     """Add the TiHx on MgO/Ag(100) campaign (relaxations, H2 and bare-slab references, post-steps)."""
     from tipsurf.api.campaigns import add_adsorbate_campaign
@@ -146,15 +131,31 @@ def adsorbates_command(
     if size:
         slab_options["size"] = _int("--size", size)
     report = add_adsorbate_campaign(
-        code=code, preset=preset, preset_overrides=preset_overrides(settings, overrides_file),
-        species=_split(species, "--species"), sites=_split(sites, "--sites"),
+        preset=preset, species=_split(species, "--species"), sites=_split(sites, "--sites"),
         mgo_layers=[_int("--mgo-layers", x) for x in _split(mgo_layers, "--mgo-layers")],
-        slab_options=slab_options, relax=not no_relax, name=name,
-        walltime_s=_float("--walltime", walltime) if walltime else None, launchpad=launchpad, project_dir=project,
+        slab_options=slab_options, relax=not no_relax, name=name, **_campaign_keywords(shared),
     )
-    _print_report(report, as_json)
-    if run:
-        _run(report.campaign, launchpad, project, as_json)
+    _report_and_run(report, shared)
+
+
+def _campaign_keywords(shared: dict[str, Any]) -> dict[str, Any]:
+    """Keywords of ``add_distance_scan`` / ``add_adsorbate_campaign`` from the shared options."""
+    walltime = shared["walltime"]
+    return {"code": shared["code"], "preset_overrides": preset_overrides(shared["settings"], shared["overrides_file"]),
+            "walltime_s": _float("--walltime", walltime) if walltime else None,
+            **_store(shared)}
+
+
+def _store(shared: dict[str, Any]) -> dict[str, Any]:
+    """``launchpad`` and ``project_dir`` keywords of the workflow functions from the shared options."""
+    return {"launchpad": shared["launchpad"], "project_dir": shared["project"]}
+
+
+def _report_and_run(report: Any, shared: dict[str, Any]) -> None:
+    """Print what a campaign command added and, with ``--run``, run the campaign here."""
+    _print_report(report, shared["as_json"])
+    if shared["run"]:
+        _run(report.campaign, shared["launchpad"], shared["project"], shared["as_json"])
 
 
 def _run(name: str | None, launchpad: str | None, project: Path | None, as_json: bool, workers: int = 2) -> None:
@@ -209,30 +210,30 @@ def _print_status(status: dict[str, Any]) -> None:
 
 
 @app.command("run")
+@shared_options("launchpad", "project")
 def run_command(
     name: Optional[str] = typer.Option(None, "--name", help="Campaign to run (default: all)."),
-    launchpad: Optional[str] = typer.Option(None, "--launchpad", help=LAUNCHPAD_HELP),
-    project: Optional[Path] = typer.Option(None, "--project", help=PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help="No progress bar; print the final status as JSON."),
     workers: str = typer.Option("2", "--workers", metavar="N", help="Calculations at once (serial pw.x each; 2 for 2 cores)."),
+    **shared: Any,
 ) -> None:
     """Run the ready calculations of a campaign here, N at a time, with a progress bar."""
     from tipsurf.cli.build import parse_int
 
-    _run(name, launchpad, project, as_json, parse_int("--workers", workers))
+    _run(name, shared["launchpad"], shared["project"], as_json, parse_int("--workers", workers))
 
 
 @app.command("status")
+@shared_options("launchpad", "project")
 def status_command(
     name: Optional[str] = typer.Option(None, "--name", help="Campaign (default: all)."),
-    launchpad: Optional[str] = typer.Option(None, "--launchpad", help=LAUNCHPAD_HELP),
-    project: Optional[Path] = typer.Option(None, "--project", help=PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable counts and points."),
+    **shared: Any,
 ) -> None:
     """Points done / ready / waiting / running / failed per campaign."""
     from tipsurf.workflows.runner import campaign_status
 
-    status = campaign_status(name, launchpad=launchpad, project_dir=project)
+    status = campaign_status(name, **_store(shared))
     if as_json:
         print(json.dumps(status, indent=2, default=str))
     else:
@@ -240,18 +241,18 @@ def status_command(
 
 
 @app.command("rerun")
+@shared_options("launchpad", "project")
 def rerun_command(
     name: Optional[str] = typer.Option(None, "--name", help="Campaign (default: all)."),
     lost_after: Optional[str] = typer.Option(None, "--lost-after", metavar="SECONDS",
                                              help="MongoDB: also re-queue runs whose worker stopped pinging this long ago."),
-    launchpad: Optional[str] = typer.Option(None, "--launchpad", help=LAUNCHPAD_HELP),
-    project: Optional[Path] = typer.Option(None, "--project", help=PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    **shared: Any,
 ) -> None:
     """Re-queue the failed (fizzled) calculations of a campaign; finished ones are kept."""
     from tipsurf.workflows.runner import rerun_campaign
 
-    out = rerun_campaign(name, launchpad=launchpad, project_dir=project,
+    out = rerun_campaign(name, **_store(shared),
                          lost_after_s=_float("--lost-after", lost_after) if lost_after else None)
     if as_json:
         print(json.dumps(out, indent=2))
@@ -260,6 +261,7 @@ def rerun_command(
 
 
 @app.command("submit")
+@shared_options("launchpad", "project")
 def submit_command(
     queue: str = typer.Option("slurm", "--queue", help="slurm, pbs or a CommonAdapter YAML file."),
     name: Optional[str] = typer.Option(None, "--name", help="Campaign (default: all)."),
@@ -274,9 +276,8 @@ def submit_command(
     reserve: bool = typer.Option(False, "--reserve", help="Reservation mode: one job per calculation."),
     njobs: int = typer.Option(1, "--njobs", help="Jobs to submit (reservation mode: at most this many, 0 = all)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only write the submission scripts."),
-    launchpad: Optional[str] = typer.Option(None, "--launchpad", help=LAUNCHPAD_HELP),
-    project: Optional[Path] = typer.Option(None, "--project", help=PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    **shared: Any,
 ) -> None:
     """Submit queue jobs (FireWorks qlaunch with a SLURM/PBS CommonAdapter) that run a campaign."""
     from tipsurf.workflows.queue import submit_campaign
@@ -284,7 +285,7 @@ def submit_command(
     overrides = {"account": account, "queue": partition, "nodes": nodes, "ntasks_per_node": cores,
                  "walltime": walltime, "modules": modules or None, "pw_command": pw_command, "vasp_command": vasp_command}
     out = submit_campaign(name, queue, overrides=overrides, dry_run=dry_run, reserve=reserve, njobs=njobs,
-                          launchpad=launchpad, project_dir=project)
+                          **_store(shared))
     if as_json:
         print(json.dumps(out, indent=2))
         return
@@ -295,17 +296,17 @@ def submit_command(
 
 
 @app.command("results")
+@shared_options("launchpad", "project")
 def results_command(
     name: str = typer.Option(..., "--name", help="Campaign."),
-    launchpad: Optional[str] = typer.Option(None, "--launchpad", help=LAUNCHPAD_HELP),
-    project: Optional[Path] = typer.Option(None, "--project", help=PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Records and the analysis table as JSON."),
+    **shared: Any,
 ) -> None:
     """Stored result records of a campaign and its analysis table (e.g. E_ex/F_ex)."""
     from tipsurf.workflows import store
     from tipsurf.workflows.launchpad import open_launchpad
 
-    with open_launchpad(launchpad, project, snapshot=True) as handle:
+    with open_launchpad(shared["launchpad"], shared["project"], snapshot=True) as handle:
         campaign = store.get_campaign(handle.db, name)
         records = store.campaign_records(handle.db, name)
     analysis = campaign.get("analysis")

@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from tipsurf.cli import app
-from tipsurf.cli.campaign import LAUNCHPAD_HELP, PROJECT_HELP
+from tipsurf.cli.options import shared_options
 from tipsurf.errors import InputError
 
 
 @app.command("export")
+@shared_options("launchpad", "project")
 def export_command(
     name: Optional[str] = typer.Option(None, "--name", help="Campaign to export."),
     all_campaigns: bool = typer.Option(False, "--all", help="Export every campaign of the launchpad."),
     output: Path = typer.Option(..., "-o", "--output", help="ASE database file (.db, SQLite); created or extended."),
-    launchpad: Optional[str] = typer.Option(None, "--launchpad", help=LAUNCHPAD_HELP),
-    project: Optional[Path] = typer.Option(None, "--project", help=PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    **shared: Any,
 ) -> None:
     """Write stored results as an ASE database: one row per calculation, keyed by fingerprint.
 
@@ -38,7 +38,7 @@ def export_command(
     if (name is None) == (not all_campaigns):
         raise InputError("give exactly one of --name CAMPAIGN or --all")
     check_ase_db_path(output)
-    items = ase_db_rows([name] if name else None, launchpad=launchpad, project_dir=project)
+    items = ase_db_rows([name] if name else None, launchpad=shared["launchpad"], project_dir=shared["project"])
     summary = write_ase_db(output, items)
     if as_json:
         print(json.dumps(summary.as_dict(), indent=2))
