@@ -7,6 +7,9 @@ prints it as ``error: <message>`` and exits non-zero, without a traceback.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class TipsurfError(Exception):
     """Base class of every error a user can act on; ``str(err)`` is a single line."""
@@ -57,3 +60,21 @@ class RunInterrupted(TipsurfError):
     def __init__(self, message: str, exit_code: int = 130) -> None:
         super().__init__(message)
         self.exit_code = int(exit_code)
+
+
+def existing_file(path: str | os.PathLike[str], what: str, hint: str = "") -> Path:
+    """``path`` as a Path if it is a file, else the one-line InputError ``<what> <path> does not exist[; hint]``.
+
+    Parameters
+    ----------
+    path
+        The file a user named (or a calculation folder's file).
+    what
+        What the file is, for the message (``structure file``, ``pseudopotential file`` ...).
+    hint
+        How to get the file, appended to the message.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {path} does not exist" + (f"; {hint}" if hint else ""))
+    return path

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from tipsurf.atomic import atomic_path, write_json_atomic, write_text_atomic
-from tipsurf.errors import InputError
+from tipsurf.errors import InputError, existing_file
 from tipsurf.jsonable import to_jsonable
 
 
@@ -77,9 +77,7 @@ def read_csv_rows(path: str | Path, required: Sequence[str] = ()) -> list[dict[s
     InputError
         Missing file, empty table or missing required columns.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"table {path} does not exist")
+    path = existing_file(path, "table")
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []

@@ -62,24 +62,25 @@ def _load_records(name: Optional[str], records: Optional[Path], launchpad: Optio
     return _records_from_file(records) if records is not None else _records_from_db(name, launchpad)
 
 
-def _vector(text: str, option: str) -> tuple[float, float, float]:
+def _numbers(text: str, option: str, count: int, form: str) -> tuple[float, ...]:
+    """``count`` comma-separated numbers of an option (InputError naming the ``form`` otherwise)."""
     try:
         parts = [float(v) for v in text.replace(" ", "").split(",")]
     except ValueError:
         parts = []
-    if len(parts) != 3:
-        raise InputError(f"{option} {text!r}: give three comma-separated numbers x,y,z")
-    return parts[0], parts[1], parts[2]
+    if len(parts) != count:
+        raise InputError(f"{option} {text!r}: give {form}")
+    return tuple(parts)
+
+
+def _vector(text: str, option: str) -> tuple[float, float, float]:
+    x, y, z = _numbers(text, option, 3, "three comma-separated numbers x,y,z")
+    return x, y, z
 
 
 def _pair(text: str, option: str) -> tuple[float, float]:
-    try:
-        parts = [float(v) for v in text.replace(" ", "").split(",")]
-    except ValueError:
-        parts = []
-    if len(parts) != 2:
-        raise InputError(f"{option} {text!r}: give two comma-separated numbers LO,HI")
-    return parts[0], parts[1]
+    lo, hi = _numbers(text, option, 2, "two comma-separated numbers LO,HI")
+    return lo, hi
 
 
 def _slug(text: str) -> str:

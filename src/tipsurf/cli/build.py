@@ -8,53 +8,21 @@ Numbers are parsed here (not by click) so that a bad number is also a one-line e
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+from typing import Any
 
 import typer
 from ase import Atoms
 
 from tipsurf.cli import build_app
+from tipsurf.cli.options import STRUCTURE_OUTPUT_HELP, parse_float, parse_int, parse_size, shared_options
 from tipsurf.errors import InputError
-from tipsurf.structures import (
-    AdsorbateSpec,
-    JunctionSpec,
-    MgOAg100Spec,
-    MnW110Spec,
-    MoleculeSpec,
-    TipSpec,
-    write_structure,
-)
+from tipsurf.structures import AdsorbateSpec, JunctionSpec, MgOAg100Spec, MnW110Spec, MoleculeSpec, TipSpec, write_structure
 
 slab_app = typer.Typer(help="Build a surface slab: mn-w110 or mgo-ag100.", no_args_is_help=True)
 build_app.add_typer(slab_app, name="slab")
 
-_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
-OUTPUT_HELP = "Output file (extended XYZ)."
-
-
-def parse_int(name: str, text: str) -> int:
-    """Strictly parse an integer option; InputError otherwise."""
-    try:
-        return int(str(text).strip())
-    except ValueError:
-        raise InputError(f"{name} must be an integer, got {text!r}") from None
-
-
-def parse_float(name: str, text: str) -> float:
-    """Strictly parse a number option; InputError otherwise."""
-    try:
-        return float(str(text).strip())
-    except ValueError:
-        raise InputError(f"{name} must be a number, got {text!r}") from None
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """Parse ``NXxNY`` (e.g. ``3x2``) strictly."""
-    match = _SIZE.match(str(text))
-    if not match:
-        raise InputError(f"--size must look like NXxNY (e.g. 3x2), got {text!r}")
-    return int(match.group(1)), int(match.group(2))
+OUTPUT_HELP = STRUCTURE_OUTPUT_HELP
 
 
 def _moment(atoms: Atoms, index: int) -> str:
@@ -117,41 +85,38 @@ def mn_w110_command(
     _write(spec.build(), output)
 
 
-def _mgo_spec(mgo_layers: str, ag_layers: str, size: str, a: str, vacuum: str) -> MgOAg100Spec:
+def _mgo_spec(shared: dict[str, Any], a: str, vacuum: str) -> MgOAg100Spec:
     return MgOAg100Spec(
-        mgo_layers=parse_int("--mgo-layers", mgo_layers), ag_layers=parse_int("--ag-layers", ag_layers),
-        size=parse_int("--size", size), a_A=parse_float("--a", a), vacuum_A=parse_float("--vacuum", vacuum),
+        mgo_layers=parse_int("--mgo-layers", shared["mgo_layers"]), ag_layers=parse_int("--ag-layers", shared["ag_layers"]),
+        size=parse_int("--size", shared["mgo_size"]), a_A=parse_float("--a", a), vacuum_A=parse_float("--vacuum", vacuum),
     )
 
 
 @slab_app.command("mgo-ag100")
+@shared_options("mgo_layers", "ag_layers", "mgo_size", "structure_output")
 def mgo_ag100_command(
-    mgo_layers: str = typer.Option("2", "--mgo-layers", metavar="N", help="MgO monolayers."),
-    ag_layers: str = typer.Option("4", "--ag-layers", metavar="M", help="Ag(100) layers."),
-    size: str = typer.Option("1", "--size", metavar="K", help="K x K repetitions of the a x a cell."),
     a: str = typer.Option("4.09", "--a", metavar="A", help="Ag lattice constant (Angstrom)."),
     vacuum: str = typer.Option("20", "--vacuum", metavar="A", help="Vacuum (Angstrom)."),
-    output: Path = typer.Option(..., "-o", "--output", help=OUTPUT_HELP),
+    **shared: Any,
 ) -> None:
     """Build an MgO(n)/Ag(100) slab."""
-    _write(_mgo_spec(mgo_layers, ag_layers, size, a, vacuum).build(), output)
+    _write(_mgo_spec(shared, a, vacuum).build(), shared["structure_output"])
 
 
 @build_app.command("adsorbate")
+@shared_options("mgo_layers", "ag_layers", "mgo_size", "structure_output")
 def adsorbate_command(
     species: str = typer.Option("Ti", "--species", help="Ti, TiH, TiH2, TiH3, TiH4 (H2: gas-phase molecule)."),
     site: str = typer.Option("o-top", "--site", help="o-top, bridge or hollow."),
-    mgo_layers: str = typer.Option("2", "--mgo-layers", metavar="N", help="MgO monolayers."),
-    ag_layers: str = typer.Option("4", "--ag-layers", metavar="M", help="Ag(100) layers."),
-    size: str = typer.Option("1", "--size", metavar="K", help="K x K lateral supercell."),
     height: str = typer.Option("", "--height", metavar="A", help="Ti height above the MgO (default per site)."),
-    output: Path = typer.Option(..., "-o", "--output", help=OUTPUT_HELP),
+    **shared: Any,
 ) -> None:
     """Build Ti/TiHx on MgO/Ag(100) (or the gas-phase H2 reference for --species H2)."""
+    output = shared["structure_output"]
     if species == "H2":
         _write(MoleculeSpec("H2").build(), output)
         return
-    slab = _mgo_spec(mgo_layers, ag_layers, size, "4.09", "20")
+    slab = _mgo_spec(shared, "4.09", "20")
     height_A = parse_float("--height", height) if height.strip() else None
     _write(AdsorbateSpec(species=species, site=site, slab=slab, height_A=height_A).build(), output)
 

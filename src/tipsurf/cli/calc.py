@@ -13,7 +13,7 @@ import typer
 
 from tipsurf.cli import app
 from tipsurf.cli.options import shared_options
-from tipsurf.errors import InputError
+from tipsurf.errors import InputError, existing_file
 
 _CODES = ("qe", "vasp")
 
@@ -26,8 +26,7 @@ def _check_code(code: str) -> str:
 
 def read_structure_file(path: Path) -> Any:
     """Read a structure file with ``tipsurf.structures.read_structure`` if present, else ASE."""
-    if not path.is_file():
-        raise InputError(f"structure file {path} does not exist")
+    existing_file(path, "structure file")
     try:
         from tipsurf.structures import read_structure  # type: ignore[attr-defined]
     except ImportError:

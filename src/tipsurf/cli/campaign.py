@@ -16,7 +16,7 @@ from typing import Any, Optional
 import typer
 
 from tipsurf.cli import app, campaign_app
-from tipsurf.cli.options import shared_options
+from tipsurf.cli.options import parse_float, parse_int, parse_size, shared_options
 from tipsurf.cli.overrides import preset_overrides  # the one --set parser of every command
 from tipsurf.errors import InputError
 
@@ -29,27 +29,6 @@ def _split(text: str, what: str) -> list[str]:
     if not items:
         raise InputError(f"{what} is empty")
     return items
-
-
-def _int(name: str, text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InputError(f"{name} must be an integer, got '{text}'") from None
-
-
-def _float(name: str, text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise InputError(f"{name} must be a number, got '{text}'") from None
-
-
-def _size(text: str) -> tuple[int, int]:
-    parts = text.lower().split("x")
-    if len(parts) != 2:
-        raise InputError(f"--size must look like 3x2, got '{text}'")
-    return _int("--size", parts[0]), _int("--size", parts[1])
 
 
 def _print_report(report: Any, as_json: bool) -> None:
@@ -97,14 +76,14 @@ def scan_command(
 
     if surface != "mn-w110":
         raise InputError(f"unknown surface '{surface}'; tipsurf scans support: mn-w110")
-    surf = MnW110Spec(w_layers=_int("--w-layers", w_layers), size=_size(size), one_sided=one_sided,
-                      vacuum_A=_float("--slab-vacuum", slab_vacuum))
-    tip_spec = TipSpec(apex=tip, layers=_int("--tip-layers", tip_layers), base=tip_base)
+    surf = MnW110Spec(w_layers=parse_int("--w-layers", w_layers), size=parse_size(size), one_sided=one_sided,
+                      vacuum_A=parse_float("--slab-vacuum", slab_vacuum))
+    tip_spec = TipSpec(apex=tip, layers=parse_int("--tip-layers", tip_layers), base=tip_base)
     report = add_distance_scan(
         surf, tip_spec, site, distances, configs=_split(configs, "--configs"), preset=preset, name=name,
-        site_index=_int("--site-index", site_index), vacuum_above_tip_A=_float("--vacuum-above-tip", vacuum_above_tip),
+        site_index=parse_int("--site-index", site_index), vacuum_above_tip_A=parse_float("--vacuum-above-tip", vacuum_above_tip),
         warm_start=False if no_warm_start else None, relax_tip=relax_tip, relax_slab=relax_slab,
-        d0_A=_float("--d0", d0), **_campaign_keywords(shared),
+        d0_A=parse_float("--d0", d0), **_campaign_keywords(shared),
     )
     _report_and_run(report, shared)
 
@@ -127,12 +106,12 @@ def adsorbates_command(
 
     slab_options: dict[str, Any] = {}
     if ag_layers:
-        slab_options["ag_layers"] = _int("--ag-layers", ag_layers)
+        slab_options["ag_layers"] = parse_int("--ag-layers", ag_layers)
     if size:
-        slab_options["size"] = _int("--size", size)
+        slab_options["size"] = parse_int("--size", size)
     report = add_adsorbate_campaign(
         preset=preset, species=_split(species, "--species"), sites=_split(sites, "--sites"),
-        mgo_layers=[_int("--mgo-layers", x) for x in _split(mgo_layers, "--mgo-layers")],
+        mgo_layers=[parse_int("--mgo-layers", x) for x in _split(mgo_layers, "--mgo-layers")],
         slab_options=slab_options, relax=not no_relax, name=name, **_campaign_keywords(shared),
     )
     _report_and_run(report, shared)
@@ -142,7 +121,7 @@ def _campaign_keywords(shared: dict[str, Any]) -> dict[str, Any]:
     """Keywords of ``add_distance_scan`` / ``add_adsorbate_campaign`` from the shared options."""
     walltime = shared["walltime"]
     return {"code": shared["code"], "preset_overrides": preset_overrides(shared["settings"], shared["overrides_file"]),
-            "walltime_s": _float("--walltime", walltime) if walltime else None,
+            "walltime_s": parse_float("--walltime", walltime) if walltime else None,
             **_store(shared)}
 
 
@@ -218,8 +197,6 @@ def run_command(
     **shared: Any,
 ) -> None:
     """Run the ready calculations of a campaign here, N at a time, with a progress bar."""
-    from tipsurf.cli.build import parse_int
-
     _run(name, shared["launchpad"], shared["project"], as_json, parse_int("--workers", workers))
 
 
@@ -253,7 +230,7 @@ def rerun_command(
     from tipsurf.workflows.runner import rerun_campaign
 
     out = rerun_campaign(name, **_store(shared),
-                         lost_after_s=_float("--lost-after", lost_after) if lost_after else None)
+                         lost_after_s=parse_float("--lost-after", lost_after) if lost_after else None)
     if as_json:
         print(json.dumps(out, indent=2))
     else:

@@ -22,7 +22,7 @@ from ase import Atoms
 from ase.io import read, write
 
 from tipsurf.atomic import write_text_atomic
-from tipsurf.errors import InputError
+from tipsurf.errors import InputError, existing_file
 from tipsurf.jsonable import to_jsonable
 
 JSON_KEYS = "tipsurf_json"
@@ -114,9 +114,7 @@ def read_structure(path: str | os.PathLike[str]) -> Atoms:
     InputError
         If the file is missing or not an extended XYZ structure.
     """
-    source = Path(path)
-    if not source.is_file():
-        raise InputError(f"structure file {source} does not exist")
+    source = existing_file(path, "structure file")
     try:
         atoms = read(source, format="extxyz")
     except Exception as exc:  # ASE raises many types for bad files

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from tipsurf.errors import ConfigurationError, InputError, ProgramNotFoundError
+from tipsurf.errors import ConfigurationError, InputError, ProgramNotFoundError, existing_file
 from tipsurf.templates import load_template, template_dir
 from tipsurf.workflows import store
 from tipsurf.workflows.common import SPEC_CAMPAIGN
@@ -71,9 +71,7 @@ def adapter_settings(queue: str, overrides: dict[str, Any] | None = None) -> dic
     template = Path(str(data.get("template_file") or ""))
     if not template.is_absolute():
         template = base_dir / template
-    if not template.is_file():
-        raise InputError(f"queue template {template} does not exist")
-    data["template_file"] = str(template)
+    data["template_file"] = str(existing_file(template, "queue template"))
     modules = data.get("modules") or []
     if isinstance(modules, str):
         modules = [modules]

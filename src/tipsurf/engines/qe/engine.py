@@ -11,7 +11,6 @@ starting density in :mod:`.starts`, the custodian run in :mod:`.job`, the record
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ase import Atoms
 from ase.io import write as ase_write

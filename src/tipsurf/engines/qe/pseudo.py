@@ -24,7 +24,7 @@ from ase import Atoms
 from ase.data import atomic_numbers
 
 from tipsurf.config import Config
-from tipsurf.errors import ConfigurationError, InputError
+from tipsurf.errors import ConfigurationError, InputError, existing_file
 
 _ATTR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 
@@ -119,9 +119,7 @@ def upf_info(path: str | Path) -> UpfInfo:
     InputError
         If the file is missing or is not a UPF file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"pseudopotential file {path} does not exist")
+    path = existing_file(path, "pseudopotential file")
     stat = path.stat()
     return _upf_info_cached(str(path.resolve()), stat.st_size, stat.st_mtime_ns, str(path))
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from tipsurf.atomic import write_json_atomic, write_text_atomic
 from tipsurf.engines.qe.inputs import NAMELIST_ORDER, PW_INPUT, PW_OUTPUT, format_value
-from tipsurf.errors import InputError
+from tipsurf.errors import InputError, existing_file
 from tipsurf.jsonable import to_jsonable
 
 __all__ = [
@@ -154,10 +154,7 @@ def write_pw_input(directory: str | Path, data: PwInput) -> None:
 def read_pw_input(directory: str | Path) -> PwInput:
     """The input of ``directory`` as data: the saved data if ``pw.in`` is its rendering, else ``pw.in`` read."""
     folder = Path(directory)
-    path = folder / PW_INPUT
-    if not path.is_file():
-        raise InputError(f"{path} does not exist; write the inputs first ('tipsurf inputs')")
-    text = path.read_text()
+    text = existing_file(folder / PW_INPUT, "pw.x input", "write the inputs first ('tipsurf inputs')").read_text()
     saved = folder / INPUT_DATA_FILE
     if saved.is_file():
         try:
