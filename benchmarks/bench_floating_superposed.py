@@ -35,7 +35,7 @@ from ase import Atoms
 
 from tipsurf.engines.presets import load_preset, merge_preset
 from tipsurf.engines.qe import QEEngine
-from tipsurf.engines.qe.inputs import set_pw_parameter
+from tipsurf.engines.qe.pw_input import set_pw_parameter
 from tipsurf.engines.qe.superpose import DensityPart, write_superposed_density
 from tipsurf.structures.junction import build_junction
 from tipsurf.structures.mn_w110 import _layer_xy, build_mn_w110

@@ -15,7 +15,8 @@ from ase.build import bcc110
 from tipsurf.config import Config
 from tipsurf.engines.presets import known_presets, load_preset, merge_preset
 from tipsurf.engines.qe import QEEngine
-from tipsurf.engines.qe.inputs import get_pw_parameter, set_pw_parameter, vacuum_gap
+from tipsurf.engines.qe.inputs import get_pw_parameter, vacuum_gap
+from tipsurf.engines.qe.pw_input import set_pw_parameter
 from tipsurf.errors import ConfigurationError, InputError
 
 

@@ -14,8 +14,8 @@ from ase import Atoms
 from tipsurf.engines.presets import load_preset, merge_preset
 from tipsurf.engines.qe import QEEngine
 from tipsurf.engines.qe.handlers import DiagonalizationHandler, ScfConvergenceHandler, plan_step
-from tipsurf.engines.qe.inputs import get_pw_parameter, set_pw_parameter
-from tipsurf.engines.qe.pw_input import INPUT_DATA_FILE, parse_pw_input, read_pw_input
+from tipsurf.engines.qe.inputs import get_pw_parameter
+from tipsurf.engines.qe.pw_input import INPUT_DATA_FILE, parse_pw_input, read_pw_input, set_pw_parameter
 
 TINY = {"kpoints": {"mesh": [2, 2, 2]}, "ecutwfc_Ry": 25, "ecutrho_Ry": 200, "dipole_correction": False}
 DIAG_ERROR = """ %%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%

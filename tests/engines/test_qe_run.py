@@ -16,7 +16,8 @@ from ase import Atoms
 from tipsurf.config import Config
 from tipsurf.engines.presets import load_preset, merge_preset
 from tipsurf.engines.qe import QEEngine
-from tipsurf.engines.qe.inputs import get_pw_parameter, set_pw_parameter
+from tipsurf.engines.qe.inputs import get_pw_parameter
+from tipsurf.engines.qe.pw_input import set_pw_parameter
 from tipsurf.engines.qe.projwfc import run_projwfc
 from tipsurf.errors import CalculationFailedError, ProgramNotFoundError
 from scf_starts import KNOWN_GENERATED_WARM_START, first_scf_error_Ry

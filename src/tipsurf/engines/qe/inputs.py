@@ -1,4 +1,4 @@
-"""pw.x input: species split by starting magnetization, namelists from a preset, cards, and in-place edits.
+"""pw.x input: species split by starting magnetization, namelists from a preset, cards, and a reader.
 
 The input is written here rather than with ``ase.io.espresso`` because ASE writes the raw
 moment (μB) as ``starting_magnetization``; QE expects the fraction of the valence charge
@@ -291,6 +291,17 @@ def format_value(value: Any) -> str:
     return "'" + str(value).replace("'", "") + "'"
 
 
+def render_namelists(namelists: dict[str, dict[str, Any]]) -> str:
+    """The namelist part of a pw.x input (``&CONTROL`` … ``/``), in pw.x's order."""
+    lines: list[str] = []
+    for name in NAMELIST_ORDER:
+        if name in namelists:
+            lines.append(f"&{name.upper()}")
+            lines.extend(f"  {key} = {format_value(value)}" for key, value in namelists[name].items())
+            lines.append("/")
+    return "".join(line + "\n" for line in lines)
+
+
 def render_pw_input(
     namelists: dict[str, dict[str, Any]],
     split: SpeciesSplit,
@@ -299,15 +310,8 @@ def render_pw_input(
     shift: list[int],
     hubbard_card: list[str],
 ) -> str:
-    """Text of a pw.x input file (positions and cell in Å)."""
-    lines: list[str] = []
-    for name in NAMELIST_ORDER:
-        if name not in namelists:
-            continue
-        lines.append(f"&{name.upper()}")
-        lines.extend(f"  {key} = {format_value(value)}" for key, value in namelists[name].items())
-        lines.append("/")
-    lines.append("ATOMIC_SPECIES")
+    """Text of a pw.x input file (positions and cell in Å): :func:`render_namelists`, then the cards."""
+    lines: list[str] = ["ATOMIC_SPECIES"]
     for sp in split.species:
         lines.append(f"  {sp.label} {atomic_masses[atomic_numbers[sp.element]]:.4f} {sp.pseudo_file}")
     lines.append("CELL_PARAMETERS angstrom")
@@ -321,7 +325,7 @@ def render_pw_input(
     lines.append("K_POINTS automatic")
     lines.append("  " + " ".join(str(n) for n in mesh) + "  " + " ".join(str(s) for s in shift))
     lines.extend(hubbard_card)
-    return "\n".join(lines) + "\n"
+    return render_namelists(namelists) + "\n".join(lines) + "\n"
 
 
 #: pw.x settings that change the computed physics (not just the way there): a p and an ap point
@@ -377,28 +381,3 @@ def pw_parameter(text: str, namelist: str | None, key: str) -> str | None:
 def get_pw_parameter(path: str | Path, namelist: str, key: str) -> str | None:
     """Value text of ``key`` in ``&namelist`` of a pw.x input file, or None if absent (see :func:`pw_parameter`)."""
     return pw_parameter(Path(path).read_text(), namelist, key)
-
-
-def set_pw_parameter(path: str | Path, namelist: str, key: str, value: Any) -> None:
-    """Set (or add) ``key = value`` in ``&namelist`` of a pw.x input file, in place.
-
-    A value of None removes the key.  Missing namelists (``&IONS``) are added after ELECTRONS.
-    """
-    from tipsurf.atomic import write_text_atomic
-
-    text = Path(path).read_text()
-    try:
-        start, end = _block(text, namelist)
-    except InputError:
-        anchor = re.search(r"^\s*(ATOMIC_SPECIES)", text, re.M)
-        pos = anchor.start() if anchor else len(text)
-        text = text[:pos] + f"&{namelist.upper()}\n/\n" + text[pos:]
-        start, end = _block(text, namelist)
-    body = text[start:end]
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=.*\n?", re.I | re.M)
-    body = pattern.sub("", body)
-    if value is not None:
-        body = body.rstrip("\n") + ("\n" if body.strip() else "") + f"  {key} = {format_value(value)}\n"
-        if not body.startswith("\n"):
-            body = "\n" + body
-    write_text_atomic(path, text[:start] + body + text[end:])

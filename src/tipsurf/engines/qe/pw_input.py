@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from tipsurf.atomic import write_json_atomic, write_text_atomic
-from tipsurf.engines.qe.inputs import NAMELIST_ORDER, PW_INPUT, PW_OUTPUT, format_value
+from tipsurf.engines.qe.inputs import PW_INPUT, PW_OUTPUT, render_namelists
 from tipsurf.errors import InputError, existing_file
 from tipsurf.jsonable import to_jsonable
 
 __all__ = [
     "INPUT_DATA_FILE", "KEY_NAMELIST", "PwInput", "apply_actions", "attempt_path", "parse_pw_input", "pw_input_data",
-    "read_pw_input", "render_namelists", "set_action", "write_pw_input",
+    "read_pw_input", "set_action", "set_pw_parameter", "write_pw_input",
 ]
 
 INPUT_DATA_FILE = "tipsurf_pw_input.json"
@@ -44,17 +44,6 @@ KEY_NAMELIST = {
     "degauss": "system", "smearing": "system", "nbnd": "system", "tot_magnetization": "system",
     "max_seconds": "control", "restart_mode": "control",
 }
-
-
-def render_namelists(namelists: dict[str, dict[str, Any]]) -> str:
-    """The namelist part of a pw.x input (``&CONTROL`` … ``/``), in pw.x's order."""
-    lines: list[str] = []
-    for name in NAMELIST_ORDER:
-        if name in namelists:
-            lines.append(f"&{name.upper()}")
-            lines.extend(f"  {key} = {format_value(value)}" for key, value in namelists[name].items())
-            lines.append("/")
-    return "".join(line + "\n" for line in lines)
 
 
 @dataclass
@@ -172,6 +161,17 @@ def set_action(data: PwInput, key: str, value: Any) -> dict[str, Any]:
     namelist = data.namelist_of(key)
     data.set(namelist, key, value)
     return {"file": PW_INPUT, "namelist": namelist, "set": {key: value}}
+
+
+def set_pw_parameter(path: str | Path, namelist: str, key: str, value: Any) -> None:
+    """Set (or add) ``key = value`` in ``&namelist`` of any pw.x input file; None removes it.
+
+    The file's namelists are read as data (:func:`parse_pw_input`), changed and rendered again;
+    its cards stay as written and a missing namelist (``&IONS``) is added in pw.x's order.
+    """
+    data = parse_pw_input(Path(path).read_text())
+    data.set(namelist, key, value)
+    write_text_atomic(path, data.render())
 
 
 def attempt_path(output: Path) -> Path:
