@@ -4,7 +4,8 @@ One module per command group, each registering its commands on :data:`app` or on
 sub-apps below: ``build`` (structures), ``calc`` (inputs / run-calc / parse), ``pseudo``
 (pseudo check / generate), ``campaign`` (scan / campaign / run / status / rerun / submit /
 results), ``analyze`` (analyze exchange / gibbs, fit, esr-map, sader-jarvis), ``volumetric``
-(analyze bader / ldos), ``export`` (ASE database) and ``demo``.  :func:`main` turns every
+(analyze bader / ldos), ``export`` (ASE database), ``demo`` (the tip scan) and
+``demo_adsorbates`` (``demo adsorbates``).  :func:`main` turns every
 :class:`TipsurfError` into a one-line ``error: ...`` on stderr and a non-zero exit code, never
 a traceback.
 """
@@ -45,7 +46,7 @@ def _root() -> None:
 def _register() -> None:
     import importlib
 
-    for module in ("build", "calc", "pseudo", "campaign", "analyze", "volumetric", "export", "demo"):
+    for module in ("build", "calc", "pseudo", "campaign", "analyze", "volumetric", "export", "demo", "demo_adsorbates"):
         importlib.import_module(f"tipsurf.cli.{module}")  # each registers its commands
 
 

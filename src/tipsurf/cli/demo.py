@@ -105,12 +105,20 @@ def _surface_moments(records: list[dict[str, Any]]) -> list[float]:
     return moments
 
 
-@app.command("demo")
+#: ``tipsurf demo`` runs the tip scan; its subcommands (``tipsurf demo adsorbates``) other demos.
+demo_app = typer.Typer(help="Real, small QE demos: the tip scan (no subcommand) or 'adsorbates'.")
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.callback(invoke_without_command=True)
 def demo_command(
+    ctx: typer.Context,
     output: Path = typer.Option(Path("tipsurf-demo"), "-o", "--output", help="Project and output folder."),
     distances: Optional[str] = typer.Option(None, "--distances", help="Override the model's distances (A), e.g. 4.0,4.5."),
 ) -> None:
     """Run a real, small QE p/ap distance scan of an Fe tip over Mn/W(110) and analyse it."""
+    if ctx.invoked_subcommand is not None:
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
