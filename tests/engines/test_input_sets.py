@@ -67,3 +67,10 @@ def test_qe_defaults_are_what_the_namelists_use_without_them() -> None:
     with_defaults = input_set("qe").resolve(bare)
     assert build_namelists(atoms, bare, split, (6, 7), pseudo_dir=Path(".")) == \
         build_namelists(atoms, with_defaults, split, (6, 7), pseudo_dir=Path("."))
+
+
+def test_which_keys_enter_the_fingerprint_is_data() -> None:
+    preset = merge_preset(load_preset("fast"), {"scf_recovery": [], "relax_parts_before_scan": True})
+    physical = input_set("qe").fingerprinted(preset)
+    assert not {"name", "description", "code", "pseudopotentials", "scf_recovery", "relax_parts_before_scan"} & set(physical)
+    assert physical["ecutwfc_Ry"] == preset["ecutwfc_Ry"] and "kpoints" in physical

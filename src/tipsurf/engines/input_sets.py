@@ -124,24 +124,28 @@ class Key:
     default
         The value the engine uses when neither the preset nor the user gives one (None: no
         default, the key is optional or derived from others).
+    fingerprinted
+        False for keys that steer execution or labelling only (they do not enter the
+        calculation's fingerprint, see :meth:`InputSet.fingerprinted`).
     """
 
     check: Check
     doc: str
     default: Any = None
+    fingerprinted: bool = True
 
 
 _COMMON: dict[str, Key] = {
-    "code": Key(_text, "qe or vasp"),
-    "name": Key(_text, "preset name"),
-    "description": Key(_text, "what the protocol is"),
+    "code": Key(_text, "qe or vasp", fingerprinted=False),
+    "name": Key(_text, "preset name", fingerprinted=False),
+    "description": Key(_text, "what the protocol is", fingerprinted=False),
     "kpoints": Key(_kpoints, "{mesh: [n1, n2, n3]} or {density_per_A-1: x}; gamma_centred (default true)"),
     "hubbard_u_eV": Key(_mapping_of(_number()), "Hubbard U per element (eV)", {}),
     "hubbard_j_eV": Key(_mapping_of(_number()), "Hubbard J per element (eV)"),
     "hubbard_u_required": Key(_texts, "elements the protocol puts a U on without giving it"),
     "hubbard_u_source": Key(_text, "where the protocol's U comes from"),
     "dipole_correction": Key(_flag, "dipole correction along z for slabs", False),
-    "relax_parts_before_scan": Key(_flag, "relax the isolated tip and slab before a scan"),
+    "relax_parts_before_scan": Key(_flag, "relax the isolated tip and slab before a scan", fingerprinted=False),
     "ag_lattice_constant_A": Key(_number(), "Ag lattice constant of the MgO/Ag(100) slabs (Å)"),
     "ag_lattice_constant_source": Key(_text, "where that lattice constant comes from"),
 }
@@ -149,7 +153,8 @@ _COMMON: dict[str, Key] = {
 _QE: dict[str, Key] = {
     **_COMMON,
     "kpoints": Key(_kpoints, _COMMON["kpoints"].doc, {"mesh": [1, 1, 1]}),
-    "pseudopotentials": Key(_mapping_of(_text), "UPF file per element"),
+    "pseudopotentials": Key(_mapping_of(_text), "UPF file per element (their md5 enter the fingerprint)",
+                            fingerprinted=False),
     "ecutwfc_Ry": Key(_number(), "wavefunction cut-off (Ry)", 30.0),
     "ecutrho_Ry": Key(_number(), "charge-density cut-off (Ry; default 8 x ecutwfc_Ry)"),
     "smearing": Key(_text, "pw.x smearing", "m-v"),
@@ -167,7 +172,8 @@ _QE: dict[str, Key] = {
     "slab_vacuum_A": Key(_number(), "smallest gap along c that counts as vacuum (Å)", 5.0),
     "dipole_keeps_symmetry": Key(_flag, "keep the z-preserving point operations beside the dipole field", False),
     "extra": Key(_mapping_of(_mapping_of(None), PW_NAMELISTS), "raw pw.x settings {namelist: {key: value}}, applied last"),
-    "scf_recovery": Key(_recovery, "recovery steps for an unconverged SCF (engines/qe/handlers.py)"),
+    "scf_recovery": Key(_recovery, "recovery steps for an unconverged SCF (engines/qe/handlers.py)",
+                        fingerprinted=False),
 }
 
 _VASP: dict[str, Key] = {
@@ -227,6 +233,10 @@ class InputSet:
             except InputError as err:
                 raise InputError(f"{name}: {err}") from None
         return settings
+
+    def fingerprinted(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The part of ``settings`` that determines the result (keys marked ``fingerprinted``)."""
+        return {k: v for k, v in settings.items() if k not in self.keys or self.keys[k].fingerprinted}
 
     def _unknown(self, key: str) -> str:
         close = difflib.get_close_matches(key, self.keys, n=1)

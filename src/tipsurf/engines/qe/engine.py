@@ -18,6 +18,7 @@ from ase.io import write as ase_write
 from tipsurf.atomic import atomic_path, write_json_atomic
 from tipsurf.config import Config, load_config
 from tipsurf.engines.fingerprint import fingerprint
+from tipsurf.engines.input_sets import input_set
 from tipsurf.engines.interface import EngineBase, InputRequest
 from tipsurf.engines.qe.handlers import CALC_FILE, STATE_FILE, saved_density
 from tipsurf.engines.qe.inputs import (
@@ -43,8 +44,6 @@ __all__ = ["QEEngine"]
 
 RESULT_FILE = "tipsurf_result.json"
 CALCULATIONS = ("scf", "relax")
-#: Preset keys that steer execution or labelling only; they do not enter the fingerprint.
-NON_PHYSICAL_KEYS = {"name", "description", "pseudopotentials", "scf_recovery", "code", "relax_parts_before_scan"}
 _STALE = (PW_OUTPUT, PW_STDERR, STATE_FILE, CORRECTIONS_FILE, RESULT_FILE, "custodian.json", "projwfc.out")
 
 
@@ -124,7 +123,7 @@ class QEEngine(EngineBase):
             restart_from=restart_from, start_density=start_density, start_wavefunctions=start_wavefunctions,
         )
         text = render_pw_input(namelists, split, atoms, mesh, shift, hub_card)
-        physical = {k: v for k, v in preset.items() if k not in NON_PHYSICAL_KEYS}
+        physical = input_set("qe").fingerprinted(preset)  # the preset as given, no defaults: stable fingerprints
         parameters = to_jsonable({**physical, "calculation": calculation, "kpoint_mesh": mesh, "kpoint_shift": shift})
         pseudo_record = {el: {"file": Path(info.path).name, "md5": info.md5} for el, info in pseudos.items()}
         fp = fingerprint(atoms, "qe", parameters, {el: info.md5 for el, info in pseudos.items()})
