@@ -259,8 +259,12 @@ class InputSet:
         return self.check(merged, names[-1] if names else "settings")
 
     def resolve(self, *layers: dict[str, Any] | None, names: tuple[str, ...] = ()) -> dict[str, Any]:
-        """The settings an engine builds from: :attr:`defaults` < ``layers`` (checked, see :meth:`layer`)."""
-        return self._merge(self.defaults, self.layer(*layers, names=names))
+        """The settings an engine builds from: :attr:`defaults` < ``layers`` (checked, see :meth:`layer`).
+
+        An empty mapping for a :attr:`replaced` key (``kpoints: {}``) counts as not given.
+        """
+        layered = self.layer(*layers, names=names)
+        return self._merge(self.defaults, {k: v for k, v in layered.items() if not (k in self.replaced and v == {})})
 
     def _merge(self, base: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
         return _merge(base, upper, self.replaced)
