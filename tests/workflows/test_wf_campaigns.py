@@ -144,7 +144,10 @@ def test_adsorbate_campaign_structure(tmp_path: Path, pseudo_library_env) -> Non
                for d in calcs if d["spec"][SPEC_ROLE] == "adsorbate"}
     assert ("TiH2", "bridge", 3) in species and ("Ti", "o-top", 2) in species
     post = [t for d in calcs if d["spec"][SPEC_ROLE] != "reference" for t in d["spec"]["_tasks"][1:]]
-    assert len(post) == 22 and all(t["function"] == "tipsurf.engines.qe.pp:qe_density_cubes" for t in post)
+    assert len(post) == 44  # per slab/adsorbate: density cubes (Bader) and projwfc.x (Löwdin)
+    assert [t["function"] for t in post[:2]] == ["tipsurf.engines.qe.pp:qe_density_cubes",
+                                                 "tipsurf.engines.qe.projwfc:run_projwfc"]
+    assert {t["label"] for t in post} == {"density_cubes", "lowdin"}
     assert analysis["spec"]["_tasks"][0]["function"] == "tipsurf.analysis.gibbs:energies_from_records"
     again = add_adsorbate_campaign(preset="fast", preset_overrides=overrides, name="ads", project_dir=tmp_path)
     assert not again.added and len(again.existing) == 23

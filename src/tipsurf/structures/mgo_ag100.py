@@ -23,7 +23,9 @@ Site i of each kind is attached to the i-th top-layer O atom (``info['o_top_indi
 reference atoms are the surface atoms that define it (1 O, 2 O, 1 Mg under the site).
 
 Moments: all 0 (nonmagnetic substrate).  Constraints: the bottom half of the Ag layers (at
-least one) fixed.  Tags: layer number from the top (1 = top MgO layer).
+least one) fixed, or, with ``free_top_layers=n``, every layer but the top n (``n=1``: only the
+top MgO layer free, as for an adsorbate relaxed on a fixed film).  Tags: layer number from the
+top (1 = top MgO layer).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def build_mgo_ag100(
     vacuum_A: float = 20.0,
     mgo_spacing_A: float = MGO_SPACING_A,
     interface_A: float = AG_O_INTERFACE_A,
+    free_top_layers: int | None = None,
 ) -> Atoms:
     """Build an MgO(n)/Ag(100) slab.
 
@@ -77,6 +80,9 @@ def build_mgo_ag100(
         Total vacuum between the slab and its periodic image along z (Angstrom).
     mgo_spacing_A, interface_A
         MgO interlayer and Ag-O interface distances (Angstrom).
+    free_top_layers
+        Number of top layers left free (the rest fixed); ``None``: the bottom half of the Ag
+        layers (at least one) fixed.
 
     Returns
     -------
@@ -108,7 +114,9 @@ def build_mgo_ag100(
     n_layers = len(layers)
     tags = [n_layers - j for j in layer_from_bottom]
     atoms.set_tags(tags)
-    n_fixed = max(1, ag_layers // 2)
+    if free_top_layers is not None:
+        require_int("free top layers", free_top_layers, 0, mgo_layers + ag_layers)
+    n_fixed = max(1, ag_layers // 2) if free_top_layers is None else mgo_layers + ag_layers - int(free_top_layers)
     atoms.set_constraint(FixAtoms(indices=[i for i, j in enumerate(layer_from_bottom) if j < n_fixed]))
     o_top = [i for i, (s, t) in enumerate(zip(symbols, tags)) if s == "O" and t == 1]
     mg_top = [i for i, (s, t) in enumerate(zip(symbols, tags)) if s == "Mg" and t == 1]

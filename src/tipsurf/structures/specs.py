@@ -192,6 +192,7 @@ class MgOAg100Spec(_SpecBase):
     vacuum_A: float = 20.0
     mgo_spacing_A: float = MGO_SPACING_A
     interface_A: float = AG_O_INTERFACE_A
+    free_top_layers: int | None = None
     kind: ClassVar[str] = "mgo-ag100"
 
     def __post_init__(self) -> None:
@@ -200,13 +201,17 @@ class MgOAg100Spec(_SpecBase):
         require_int("lateral size k", self.size, 1, 8)
         for name in ("mgo_layers", "ag_layers", "size"):
             _set(self, name, int(getattr(self, name)))
+        if self.free_top_layers is not None:
+            require_int("free top layers", self.free_top_layers, 0, self.mgo_layers + self.ag_layers)
+            _set(self, "free_top_layers", int(self.free_top_layers))
         for name in ("a_A", "vacuum_A", "mgo_spacing_A", "interface_A"):
             _as_float(self, name)
 
     def build(self) -> Atoms:
         """Build the slab."""
         atoms = build_mgo_ag100(
-            self.mgo_layers, self.ag_layers, self.size, self.a_A, self.vacuum_A, self.mgo_spacing_A, self.interface_A
+            self.mgo_layers, self.ag_layers, self.size, self.a_A, self.vacuum_A, self.mgo_spacing_A, self.interface_A,
+            self.free_top_layers,
         )
         atoms.info["spec"] = self.as_dict()
         return atoms
@@ -222,6 +227,8 @@ class MgOAg100Spec(_SpecBase):
             text += f"-dmgo{_num(self.mgo_spacing_A)}"
         if not math.isclose(self.interface_A, AG_O_INTERFACE_A):
             text += f"-dago{_num(self.interface_A)}"
+        if self.free_top_layers is not None:
+            text += f"-free{self.free_top_layers}"
         return text
 
 

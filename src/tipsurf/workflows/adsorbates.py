@@ -55,12 +55,15 @@ MIN_TI_TI_A = 8.0
 #: Ag a0 (A) for presets that state none: PBE, Haas, Tran & Blaha, PRB 79, 085104 (2009).
 AG_LATTICE_PBE_A = 4.15
 QE_CUBES_FUNCTION = "tipsurf.engines.qe.pp:qe_density_cubes"
+#: Löwdin charges and moments of every atom (projwfc.x), stored as the record's ``_post.lowdin``.
+QE_LOWDIN_FUNCTION = "tipsurf.engines.qe.projwfc:run_projwfc"
 
 
 def post_steps_for(code: str) -> list[dict[str, Any]]:
-    """Post-processing steps of an adsorbate/slab calculation (Bader and LDOS inputs)."""
+    """Post-processing steps of an adsorbate/slab calculation (Bader, Löwdin and LDOS inputs)."""
     if code == "qe":
-        return [{"function": QE_CUBES_FUNCTION, "label": "density_cubes"}]
+        return [{"function": QE_CUBES_FUNCTION, "label": "density_cubes"},
+                {"function": QE_LOWDIN_FUNCTION, "label": "lowdin"}]
     return []
 
 
@@ -188,6 +191,7 @@ def add_adsorbate_campaign(
     mgo_layers: Sequence[int] = DEFAULT_MGO_LAYERS,
     slab_options: dict[str, Any] | None = None,
     relax: bool = True,
+    h2_box_A: float = 12.0,
     name: str | None = None,
     walltime_s: float | None = None,
     launchpad: str | Path | None = None,
@@ -208,6 +212,8 @@ def add_adsorbate_campaign(
         8.30 A; ``size=1`` only on request) and ``a_A`` the preset's ``ag_lattice_constant_A``.
     relax
         Relax (default) or single points.
+    h2_box_A
+        Edge of the cubic box of the H2 reference (Angstrom).
     name
         Campaign name (default ``adsorbates-<code>-<preset>``).
     analysis
@@ -239,9 +245,10 @@ def add_adsorbate_campaign(
     slab_options = _slab_options_for(merged, slab_options)
     name = check_campaign_name(name or f"adsorbates-{code}-{merged.get('name', 'custom')}")
     points = plan_adsorbate_points(code, merged, species=species, sites=sites, mgo_layers=mgo_layers,
-                                   slab_options=slab_options, relax=relax)
+                                   slab_options=slab_options, relax=relax, h2_box_A=h2_box_A)
     inputs = {"code": code, "preset": merged, "species": list(species), "sites": list(sites),
               "mgo_layers": [int(n) for n in mgo_layers], "slab_options": slab_options, "relax": relax,
+              "h2_box_A": float(h2_box_A),
               "lateral_cell": lateral_cell(slab_options)}
     with open_launchpad(launchpad, project_dir) as handle:
         report = AddReport(name, "adsorbates", handle.describe())
