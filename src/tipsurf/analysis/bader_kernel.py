@@ -35,6 +35,18 @@ def _grow_1d_int(a: np.ndarray, new_size: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def _add_weight(basins: np.ndarray, weights: np.ndarray, n: int, basin: int, weight: float) -> int:
+    """Add ``weight`` to ``basin`` among the first ``n`` entries (appended if new); the new count."""
+    for q in range(n):
+        if basins[q] == basin:
+            weights[q] += weight
+            return n
+    basins[n] = basin
+    weights[n] = weight
+    return n + 1
+
+
+@njit(cache=True)
 def weight_sweep(rho, order, n1, n2, n3, offsets, alpha, fields, vac_threshold, cap, prune):  # pragma: no cover - numba
     """Yu–Trinkle sweep over the grid points in order of decreasing partition density.
 
@@ -126,31 +138,11 @@ def weight_sweep(rho, order, n1, n2, n3, offsets, alpha, fields, vac_threshold, 
                 continue
             lj = label[nbr[m]]
             if lj >= 0:
-                found = False
-                for q in range(ntmp):
-                    if tmp_b[q] == lj:
-                        tmp_w[q] += w
-                        found = True
-                        break
-                if not found:
-                    tmp_b[ntmp] = lj
-                    tmp_w[ntmp] = w
-                    ntmp += 1
+                ntmp = _add_weight(tmp_b, tmp_w, ntmp, lj, w)
             else:
                 row = -3 - lj
                 for e in range(bnd_n[row]):
-                    bj = bnd_b[row, e]
-                    wj = w * bnd_w[row, e]
-                    found = False
-                    for q in range(ntmp):
-                        if tmp_b[q] == bj:
-                            tmp_w[q] += wj
-                            found = True
-                            break
-                    if not found:
-                        tmp_b[ntmp] = bj
-                        tmp_w[ntmp] = wj
-                        ntmp += 1
+                    ntmp = _add_weight(tmp_b, tmp_w, ntmp, bnd_b[row, e], w * bnd_w[row, e])
         # prune negligible weights, keep at most `cap` entries, renormalise
         kept = 0
         for q in range(ntmp):
