@@ -48,6 +48,16 @@ def _num(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
+def _tags(*items: tuple[str, float | None, float | None]) -> str:
+    """Label suffixes ``-<tag><value>`` of the values that differ from their default.
+
+    Each item is (tag, value, default); a value of None is left out, a default of None means
+    any given value is shown.
+    """
+    return "".join(f"-{tag}{_num(value)}" for tag, value, default in items
+                   if value is not None and (default is None or not math.isclose(value, default)))
+
+
 class _SpecBase:
     """as_dict / from_dict shared by all specs."""
 
@@ -126,10 +136,7 @@ class TipSpec(_SpecBase):
             text += f"-{self.base}"
         if self.shape != "pyramid":
             text += "-b110"
-        if not math.isclose(self.a_A, 2.85):
-            text += f"-a{_num(self.a_A)}"
-        if self.layer_spacing_A is not None:
-            text += f"-s{_num(self.layer_spacing_A)}"
+        text += _tags(("a", self.a_A, 2.85), ("s", self.layer_spacing_A, None))
         if self.shape == "bcc110" and tuple(self.cell_size) != (1, 1):
             text += f"-c{self.cell_size[0]}x{self.cell_size[1]}"
         return text
@@ -172,13 +179,7 @@ class MnW110Spec(_SpecBase):
         text = f"mnw110-w{self.w_layers}-{self.size[0]}x{self.size[1]}"
         if self.one_sided:
             text += "-1s"
-        if not math.isclose(self.a_A, 3.17):
-            text += f"-a{_num(self.a_A)}"
-        if not math.isclose(self.vacuum_A, 10.0):
-            text += f"-v{_num(self.vacuum_A)}"
-        if self.mn_w_spacing_A is not None:
-            text += f"-dmn{_num(self.mn_w_spacing_A)}"
-        return text
+        return text + _tags(("a", self.a_A, 3.17), ("v", self.vacuum_A, 10.0), ("dmn", self.mn_w_spacing_A, None))
 
 
 @dataclass(frozen=True)
@@ -219,14 +220,8 @@ class MgOAg100Spec(_SpecBase):
     def label(self) -> str:
         """E.g. ``mgo2-ag4-1x1``."""
         text = f"mgo{self.mgo_layers}-ag{self.ag_layers}-{self.size}x{self.size}"
-        if not math.isclose(self.a_A, 4.09):
-            text += f"-a{_num(self.a_A)}"
-        if not math.isclose(self.vacuum_A, 20.0):
-            text += f"-v{_num(self.vacuum_A)}"
-        if not math.isclose(self.mgo_spacing_A, MGO_SPACING_A):
-            text += f"-dmgo{_num(self.mgo_spacing_A)}"
-        if not math.isclose(self.interface_A, AG_O_INTERFACE_A):
-            text += f"-dago{_num(self.interface_A)}"
+        text += _tags(("a", self.a_A, 4.09), ("v", self.vacuum_A, 20.0), ("dmgo", self.mgo_spacing_A, MGO_SPACING_A),
+                      ("dago", self.interface_A, AG_O_INTERFACE_A))
         if self.free_top_layers is not None:
             text += f"-free{self.free_top_layers}"
         return text
@@ -333,9 +328,7 @@ class AdsorbateSpec(_SpecBase):
     def label(self) -> str:
         """E.g. ``TiH2-bridge-mgo2-ag4-1x1`` (``-h1.8`` for an explicit height)."""
         text = f"{self.species}-{self.site}-{self.slab.label()}"
-        if self.height_A is not None:
-            text += f"-h{_num(self.height_A)}"
-        return text
+        return text + _tags(("h", self.height_A, None))
 
 
 @dataclass(frozen=True)
