@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,6 @@ class PwInput:
 
     namelists: dict[str, dict[str, Any]]
     cards: str = ""
-    notes: list[str] = field(default_factory=list)
 
     def namelist_of(self, key: str) -> str:
         """The namelist that holds ``key`` (case-insensitive), else the one :data:`KEY_NAMELIST` names."""
