@@ -76,3 +76,15 @@ def test_a_step_sees_its_own_scaling(tmp_path: Path, qe_pseudos) -> None:
     actions = plan_step(folder, {"scale": {"electron_maxstep": 1.5}, "at_least": {"electron_maxstep": 100}}, data)
     assert [a["set"] for a in actions] == [{"electron_maxstep": 60}, {"electron_maxstep": 100}]
     assert data.get("electron_maxstep") == 100 and read_pw_input(folder).get("electron_maxstep") != 40  # not written
+
+
+def test_reader_keeps_every_namelist_and_the_cards_as_written() -> None:
+    text = "&control\n calculation='scf', prefix='x'  ! a comment\n/\n&fcp\n fcp_mu = -4.5d0\n/\n" \
+           "&system\n ibrav=0, nat=1, ntyp=1, ecutwfc=30.0d0, starting_magnetization(1) = 0.5, nosym=.true.\n/\n" \
+           "ATOMIC_SPECIES\n Fe 55.845 Fe.upf\nK_POINTS gamma\n"
+    data = parse_pw_input(text)
+    assert data.namelists == {"control": {"calculation": "scf", "prefix": "x"}, "fcp": {"fcp_mu": -4.5},
+                              "system": {"ibrav": 0, "nat": 1, "ntyp": 1, "ecutwfc": 30.0,
+                                         "starting_magnetization(1)": 0.5, "nosym": True}}
+    assert data.cards == "ATOMIC_SPECIES\n Fe 55.845 Fe.upf\nK_POINTS gamma\n"
+    assert parse_pw_input(data.render()).namelists == data.namelists and "&FCP" in data.render()

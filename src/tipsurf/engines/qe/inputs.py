@@ -292,9 +292,9 @@ def format_value(value: Any) -> str:
 
 
 def render_namelists(namelists: dict[str, dict[str, Any]]) -> str:
-    """The namelist part of a pw.x input (``&CONTROL`` … ``/``), in pw.x's order."""
+    """The namelist part of a pw.x input (``&CONTROL`` … ``/``), in pw.x's order (others, e.g. ``&FCP``, after)."""
     lines: list[str] = []
-    for name in NAMELIST_ORDER:
+    for name in [*NAMELIST_ORDER, *(n for n in namelists if n not in NAMELIST_ORDER)]:
         if name in namelists:
             lines.append(f"&{name.upper()}")
             lines.extend(f"  {key} = {format_value(value)}" for key, value in namelists[name].items())
