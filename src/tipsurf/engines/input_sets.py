@@ -36,7 +36,8 @@ def _number(minimum: float = 0.0, maximum: float | None = None, open_minimum: bo
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number or (value <= minimum if open_minimum else value < minimum) or (
                 maximum is not None and value > maximum):
-            span = f"in ({minimum:g}, {maximum:g}]" if maximum is not None else f"a number >= {minimum:g}"
+            low = f"({minimum:g}" if open_minimum else f"[{minimum:g}"
+            span = f"in {low}, {maximum:g}]" if maximum is not None else f"a number >= {minimum:g}"
             _fail(where, "a non-negative number" if (minimum, maximum) == (0.0, None) else span, value)
     return check
 
