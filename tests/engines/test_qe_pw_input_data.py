@@ -88,3 +88,31 @@ def test_reader_keeps_every_namelist_and_the_cards_as_written() -> None:
                                          "starting_magnetization(1)": 0.5, "nosym": True}}
     assert data.cards == "ATOMIC_SPECIES\n Fe 55.845 Fe.upf\nK_POINTS gamma\n"
     assert parse_pw_input(data.render()).namelists == data.namelists and "&FCP" in data.render()
+
+
+def test_wall_time_stop_prepares_the_data_and_the_next_allocation_resumes_it(tmp_path: Path, qe_pseudos) -> None:
+    """The WalltimeHandler/resume path without pw.x: a stop late in the budget, then a new allocation."""
+    from tipsurf.atomic import write_json_atomic
+    from tipsurf.engines.qe.handlers import STATE_FILE, WalltimeHandler
+    from tipsurf.engines.qe.job import CORRECTIONS_FILE
+
+    atoms = Atoms("FeCo", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=[2.85] * 3, pbc=True)
+    atoms.set_initial_magnetic_moments([2.5, 1.5])
+    engine = QEEngine()
+    prepared = engine.write_inputs(atoms, merge_preset(load_preset("fast"), TINY), tmp_path,
+                                   config=qe_pseudos.config(qe_version="6.7"), walltime_s=100.0)
+    assert read_pw_input(tmp_path).get("max_seconds") == 90.0
+    save = tmp_path / "out" / "pwscf.save"
+    save.mkdir(parents=True)
+    (save / "charge-density.dat").write_bytes(b"density")
+    (tmp_path / "pw.out").write_text("     Maximum CPU time exceeded\n")
+    write_json_atomic(tmp_path / STATE_FILE, {"run_started_at": 1.0})  # the budget is long spent
+    out = WalltimeHandler().correct(str(tmp_path))
+    assert out["actions"] is None and out["prepared"][0]["set"] == {"startingpot": "file"}
+    write_json_atomic(tmp_path / CORRECTIONS_FILE, [{"handler": "WalltimeHandler", **out}])  # as run_pw records it
+    assert engine.resumable(tmp_path, prepared.fingerprint)
+    engine.prepare_resume(tmp_path, 600.0)
+    data = read_pw_input(tmp_path)
+    assert data.get("max_seconds") == 540.0 and data.get("startingpot") == "file"
+    assert json.loads((tmp_path / INPUT_DATA_FILE).read_text())["namelists"] == data.namelists
+    assert "startingpot" not in (tmp_path / "pw.in.attempt-1").read_text()  # the input the stopped run had
