@@ -19,6 +19,7 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 
 from tipsurf.errors import InputError
+from tipsurf.engines.qe.dipole import VACUUM_TOLERANCE_A, dipole_settings, is_slab, vacuum_gap  # noqa: F401 (re-exported)
 from tipsurf.structures.checks import fixed_indices
 
 MOMENT_DECIMALS_MUB = 3
@@ -134,55 +135,6 @@ def hubbard_settings(
     return system, []
 
 
-def vacuum_gap(atoms: Atoms) -> tuple[float, float, float]:
-    """Largest empty stretch along the third cell vector.
-
-    Returns
-    -------
-    tuple
-        (gap_A, start_frac, gap_frac): its width in Å (perpendicular to a×b), where it starts
-        (fractional coordinate of the topmost atom below it) and its fractional width.
-    """
-    cell = np.asarray(atoms.get_cell())
-    normal = np.cross(cell[0], cell[1])
-    height = abs(float(np.dot(normal, cell[2]))) / float(np.linalg.norm(normal))
-    frac = np.sort(np.mod(atoms.get_scaled_positions(wrap=False)[:, 2], 1.0))
-    gaps = np.diff(np.append(frac, frac[0] + 1.0))
-    k = int(np.argmax(gaps))
-    return float(gaps[k] * height), float(frac[k]), float(gaps[k])
-
-
-def dipole_settings(atoms: Atoms, min_vacuum_A: float = 5.0) -> dict[str, Any]:
-    """tefield/dipfield along z with the sawtooth discontinuity centred in the vacuum gap.
-
-    A structure that names its dipole plane (``info['dipole_z_A']``, e.g. every point of a
-    distance scan: the middle of the vacuum behind the tip at the largest distance) gets the
-    discontinuity there, so that all points of a scan, and their fragments, see one field.
-    """
-    gap_A, start, width = vacuum_gap(atoms)
-    if gap_A < min_vacuum_A:
-        raise InputError(
-            f"dipole correction asked for, but the largest vacuum gap along c is {gap_A:.1f} Å "
-            f"(< {min_vacuum_A} Å); add vacuum or set dipole_correction: false"
-        )
-    eopreg = min(0.1, 0.25 * width)
-    middle = start + 0.5 * width
-    if atoms.info.get("dipole_z_A") is not None:
-        middle = float(atoms.info["dipole_z_A"]) / float(atoms.cell[2, 2])
-    emaxpos = (middle - 0.5 * eopreg) % 1.0
-    return {"tefield": True, "dipfield": True, "edir": 3, "emaxpos": round(emaxpos, 6), "eopreg": round(eopreg, 6), "eamp": 0.0}
-
-
-#: Round-off allowed on the vacuum gap (Å): a 5 Å gap read back from a file or converted through
-#: pymatgen (1e-15 Å off) is still a slab.
-VACUUM_TOLERANCE_A = 1e-6
-
-
-def is_slab(atoms: Atoms, min_vacuum_A: float = 5.0) -> bool:
-    """True if the cell has a vacuum gap along c of at least ``min_vacuum_A`` (or no z periodicity)."""
-    return (not bool(atoms.pbc[2])) or vacuum_gap(atoms)[0] >= min_vacuum_A - VACUUM_TOLERANCE_A
-
-
 def kpoint_mesh(atoms: Atoms, kpoints: dict[str, Any], min_vacuum_A: float = 5.0) -> tuple[list[int], list[int]]:
     """Monkhorst–Pack mesh and shift from ``{mesh: [...]}`` or ``{density_per_A-1: x}``.
 
@@ -255,9 +207,12 @@ def build_namelists(
     if preset.get("vdw_corr"):
         system["vdw_corr"] = str(preset["vdw_corr"])
     if preset.get("dipole_correction") and is_slab(atoms, float(preset.get("slab_vacuum_A", 5.0))):
-        dip = dipole_settings(atoms, float(preset.get("slab_vacuum_A", 5.0)))
+        dip = dipole_settings(atoms, float(preset.get("slab_vacuum_A", 5.0)),
+                              keep_symmetry=bool(preset.get("dipole_keeps_symmetry", False)))
         control["tefield"] = dip.pop("tefield")
         control["dipfield"] = dip.pop("dipfield")
+        if "gate" in dip:
+            control["gate"] = dip.pop("gate")
         system.update(dip)
     conv = preset.get("conv_thr_Ry")
     if conv is None:
@@ -332,8 +287,9 @@ def render_pw_input(
 #: are only compared when their values agree (see :func:`physics_settings`).
 PHYSICS_KEYS: dict[str, tuple[str, ...]] = {
     "system": ("ecutwfc", "ecutrho", "occupations", "smearing", "degauss", "nspin", "nbnd", "tot_magnetization",
-               "constrained_magnetization", "lambda", "lda_plus_u", "vdw_corr", "input_dft", "edir", "emaxpos", "eopreg"),
-    "control": ("tefield", "dipfield"),
+               "constrained_magnetization", "lambda", "lda_plus_u", "vdw_corr", "input_dft", "edir", "emaxpos", "eopreg",
+               "zgate", "tot_charge"),
+    "control": ("tefield", "dipfield", "gate"),
 }
 
 
