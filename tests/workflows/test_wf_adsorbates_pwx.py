@@ -9,6 +9,11 @@ converged and every relaxation finished, the Ti Löwdin and Bader moments are th
 JSON and phase-diagram PNG are written, and the whole run's CPU time (measured: see
 ``CPU_BUDGET_S``) stays inside the suite's budget.  tipsurf's own ld1.x pseudopotentials are
 used (what the demo uses on a machine without a library), also when ../shared is present.
+
+Opt-in for now (``TIPSURF_ADSORBATE_PWX=1``): its CPU cost has not yet been measured to the end
+on an idle machine, and the first partial measurement (TiH2 at 20/240 Ry, k 2x2: ~3.4 s of CPU
+per SCF iteration, see benchmarks/README.md) says it is above the suite's 3-minute share; it must
+not push the CI past its 25 minutes before it is.
 """
 
 from __future__ import annotations
@@ -25,7 +30,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.pwx
+pytestmark = [
+    pytest.mark.pwx,
+    pytest.mark.skipif(os.environ.get("TIPSURF_ADSORBATE_PWX") != "1",
+                       reason="opt-in until it fits the suite's CPU budget: set TIPSURF_ADSORBATE_PWX=1"),
+]
 
 #: CPU seconds (all programs) the reduced campaign may take; the suite's share for it.
 CPU_BUDGET_S = 180.0
