@@ -90,13 +90,15 @@ def _print_rows(console: Any, rows: list[dict[str, Any]]) -> None:
 
 
 def _print_gibbs(console: Any, report: dict[str, Any]) -> None:
+    from rich.markup import escape
+
     for rep in report["gibbs"]:
         ranges = "; ".join(
             f"{e['species']}: {'-inf' if e['from_eV'] is None else format(e['from_eV'], '+.3f')} .. "
             f"{'+inf' if e['to_eV'] is None else format(e['to_eV'], '+.3f')} eV" for e in rep["stability_ranges"])
         temps = ", ".join(f"{t['from']}->{t['to']} at {t['T_K']:.0f} K" for t in rep["temperature_transitions_at_p"]) or "none"
         offsets = ", ".join(f"{s} {v:+.3f}" for s, v in rep["offsets_eV"].items())
-        console.print(f"[bold]ΔG[/bold] [{rep['label']}] ΔG(Δμ_H=0) (eV): {offsets}")
+        console.print(f"[bold]ΔG[/bold] {escape('[' + rep['label'] + ']')} ΔG(Δμ_H=0) (eV): {offsets}")
         console.print(f"  stable per Δμ_H range: {ranges}")
         console.print(f"  at p = {rep['pressure_Pa']:g} Pa: transitions {temps}; at {rep['temperature_K']:g} K "
                       f"Δμ_H = {rep['delta_mu_H_eV']:+.3f} eV -> {rep['stable_species']}; never stable: "
