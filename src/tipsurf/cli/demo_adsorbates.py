@@ -2,7 +2,7 @@
 
 The model and its limits are data (``templates/demo_adsorbates/<model>.yaml``); this module strings
 the stages together: pseudopotentials (configured library or tipsurf's ld1.x set) →
-``workflows.add_adsorbate_campaign`` on an embedded launchpad in the output folder (bare slab,
+``api.campaigns.add_adsorbate_campaign`` (the workflow with its Gibbs analysis step) on an embedded launchpad in the output folder (bare slab,
 Ti/TiH/TiH2 on each site, H2; relaxations; pp.x density cubes and projwfc.x Löwdin post-steps)
 → ``workflows.run_campaign`` with the tip demo's progress display → the table of
 :mod:`tipsurf.analysis.adsorbate_table` (energies, Ti Löwdin and Bader charges and moments,
@@ -129,7 +129,7 @@ def demo_adsorbates_command(
     from tipsurf.analysis.adsorbate_table import adsorbate_report, write_adsorbate_report
     from tipsurf.cli.overrides import preset_overrides
     from tipsurf.engines.presets import load_preset, merge_preset
-    from tipsurf.workflows.adsorbates import add_adsorbate_campaign
+    from tipsurf.api.campaigns import add_adsorbate_campaign
     from tipsurf.workflows.runner import run_campaign
     from tipsurf.workflows.store import load_campaign_records
 
