@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from wf_helpers import generated_pseudo_cache
+
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [
@@ -47,11 +49,7 @@ def tiny_campaign(pseudo_provider, tmp_path_factory: pytest.TempPathFactory) -> 
             pytest.skip(f"needs {program} on PATH (install Debian quantum-espresso: bash scripts/install.sh)")
     root = tmp_path_factory.mktemp("ads")
     cache = root / "cache"
-    gen = pseudo_provider.generated_set()
-    (cache / "pseudo").mkdir(parents=True)
-    for name in gen.files.values():
-        for src in (gen.folder / name, gen.folder / (name[: -len(".UPF")] + ".provenance.json")):
-            (cache / "pseudo" / src.name).write_bytes(src.read_bytes())
+    generated_pseudo_cache(pseudo_provider, cache)
     env = {k: v for k, v in os.environ.items() if k != "TIPSURF_PSEUDO_DIR"}
     env.update({"TIPSURF_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")})
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

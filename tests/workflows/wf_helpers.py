@@ -44,3 +44,14 @@ def require_pw() -> str:
     if not found:
         pytest.skip("needs pw.x on PATH (Debian quantum-espresso)")
     return found
+
+
+def generated_pseudo_cache(provider: Any, cache_dir: Path) -> Any:
+    """tipsurf's ld1.x set in ``cache_dir/pseudo`` (the engine's zero-configuration path), also
+    when ../shared/pseudo is present: what the adsorbate demo uses on a machine without a library.
+
+    ``provider`` is the session's ``conftest.PseudoProvider``; returns its ``PseudoSet``.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(type(provider), "shared", property(lambda self: False))
+        return provider.usable(cache_dir)

@@ -36,6 +36,29 @@ def load_adsorbate_model(name: str = ADSORBATE_MODEL) -> dict[str, Any]:
     return model
 
 
+def model_preset(model: dict[str, Any]) -> dict[str, Any]:
+    """The model's preset with its overrides (a user's ``--set`` goes on top of this)."""
+    from tipsurf.engines.presets import load_preset, merge_preset
+
+    return merge_preset(load_preset(model["preset"], "qe"), model.get("preset_overrides"))
+
+
+def add_demo_campaign(model: dict[str, Any], user_overrides: dict[str, Any] | None, project_dir: Path) -> Any:
+    """Add the model's campaign (slab, species x sites, H2; relaxations) to the project's launchpad.
+
+    A user's overrides name a campaign of their own (``<campaign>-custom``).
+    """
+    from tipsurf.api.campaigns import add_adsorbate_campaign
+
+    slab = dict(model["slab"])
+    return add_adsorbate_campaign(
+        code="qe", preset=model_preset(model), preset_overrides=user_overrides or None, species=model["species"],
+        sites=model["sites"], mgo_layers=[int(slab.pop("mgo_layers"))], slab_options=slab, relax=True,
+        h2_box_A=float(model.get("h2_box_A", 12.0)), name=model["campaign"] + ("-custom" if user_overrides else ""),
+        project_dir=project_dir,
+    )
+
+
 def _pseudo_note(elements: list[str]) -> str:
     """The configured library, or tipsurf's generated set for ``elements`` (made if not cached)."""
     from tipsurf.config import load_config
@@ -128,8 +151,7 @@ def demo_adsorbates_command(
 
     from tipsurf.analysis.adsorbate_table import adsorbate_report, write_adsorbate_report
     from tipsurf.cli.overrides import preset_overrides
-    from tipsurf.engines.presets import load_preset, merge_preset
-    from tipsurf.api.campaigns import add_adsorbate_campaign
+    from tipsurf.engines.presets import merge_preset
     from tipsurf.workflows.runner import run_campaign
     from tipsurf.workflows.store import load_campaign_records
 
@@ -137,7 +159,7 @@ def demo_adsorbates_command(
         raise InputError(f"--workers must be at least 1, got {workers}")
     model = load_adsorbate_model(model_name)
     user = preset_overrides(settings)
-    preset = merge_preset(load_preset(model["preset"], "qe"), model.get("preset_overrides"))
+    preset = model_preset(model)
     console = Console()
     t0, cpu0 = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     console.print(f"[bold]tipsurf demo adsorbates[/bold]: {' '.join(model['description'].split())}")
@@ -145,13 +167,7 @@ def demo_adsorbates_command(
     u = merge_preset(preset, user).get("hubbard_u_eV") or {}
     console.print(f"Hubbard U on Ti 3d: {u.get('Ti', 'none')} eV"
                   + ("" if user.get("hubbard_u_eV") else f" -- {' '.join(model.get('hubbard_u_note', '').split())}"))
-    slab = dict(model["slab"])
-    report = add_adsorbate_campaign(
-        code="qe", preset=preset, preset_overrides=user or None, species=model["species"], sites=model["sites"],
-        mgo_layers=[int(slab.pop("mgo_layers"))], slab_options=slab, relax=True,
-        h2_box_A=float(model.get("h2_box_A", 12.0)), name=model["campaign"] + ("-custom" if user else ""),
-        project_dir=output,
-    )
+    report = add_demo_campaign(model, user, output)
     console.print(f"pseudopotentials: {_pseudo_note(['Ag', 'H', 'Mg', 'O', 'Ti'])}")
     console.print(f"campaign {report.campaign}: {len(report.added)} point(s) to compute, {len(report.existing)} already known")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
