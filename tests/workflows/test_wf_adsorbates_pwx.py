@@ -2,7 +2,7 @@
 
 ``tipsurf demo adsorbates --model ti-mgo-ag100-tiny`` as a user runs it (a subprocess): FireWorks
 runs the bare slab (1 ML MgO on 1 Ag(100) layer, 1x1 cell), Ti and TiH2 on the O-top site
-(relaxed, slab fixed) and H2 (6 A box) at 20/160 Ry and k 2x2, with the pp.x density cubes and
+(relaxed, slab fixed) and H2 (6 A box) at 20/240 Ry and k 2x2, with the pp.x density cubes and
 projwfc.x Löwdin post-steps; then the table, ΔG and the study comparison.  Checked: every point
 converged and every relaxation finished, the Ti Löwdin and Bader moments are there and within
 0.3 muB of each other, ΔG is the runs' own energies (recomputed here from the rows), the CSV,
