@@ -21,14 +21,16 @@ from tests.conftest import require_program
 from tipsurf.cli import main
 from tipsurf.analysis.exchange import flipped_moments
 from tipsurf.cli.demo import DEMO_CAMPAIGN, load_demo_model
+from tipsurf.engines.presets import load_preset
 from tipsurf.workflows.scan import paired_scan_records
 from tipsurf.workflows.store import load_campaign_records
 
 pytestmark = [pytest.mark.pwx, pytest.mark.slow]
 
 #: The whole demo (every distance of the model) takes ~30 min of two cores: too long for the
-#: test suite's budget.  The suite runs the demo at its largest distance only (fragments, one p/ap
-#: pair, the second run) and checks the mechanics; ``TIPSURF_DEMO_FULL=1 python -m pytest
+#: test suite's budget.  The suite runs ``tipsurf demo --quick`` (the model's 2x2 k mesh) at its
+#: largest distance only (fragments, one p/ap pair, the second run) and checks the mechanics;
+#: ``TIPSURF_DEMO_FULL=1 python -m pytest
 #: tests/demo -m "pwx"`` runs the full demo and asserts the physics acceptance (decay,
 #: F_ex = -dE_ex/dd) from that run (the ``demo_full`` test is deselected otherwise).
 FULL = os.environ.get("TIPSURF_DEMO_FULL") == "1"
@@ -43,7 +45,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     mp.setenv("TIPSURF_CACHE_DIR", str(out / "cache"))
     mp.setenv("TIPSURF_CONFIG", str(out / "no-config.yaml"))
     mp.delenv("TIPSURF_PSEUDO_DIR", raising=False)
-    distances = [] if FULL else ["--distances", str(max(load_demo_model()["distances_A"]))]
+    distances = [] if FULL else ["--quick", "--distances", str(max(load_demo_model()["distances_A"]))]
     try:
         t0 = time.monotonic()
         rc = main(["demo", "-o", str(out / "project"), *distances])
@@ -67,8 +69,12 @@ def test_demo_finishes_every_point_converged_and_writes_its_report(demo_run: dic
     assert len(model_distances) >= 4 and max(model_distances) >= 6.5
     distances = model_distances if FULL else [max(model_distances)]
     assert len(demo_run["points"]) == 2 * len(distances)
+    model = load_demo_model()
+    mesh = load_preset(model["preset"], "qe")["kpoints"]["mesh"] if FULL else model["quick"]["preset_overrides"]["kpoints"]["mesh"]
     for record in demo_run["points"]:
         assert record["converged"] and record["extra"]["parameters"]["conv_thr_Ry"] <= 1e-6
+        assert record["extra"]["parameters"]["kpoint_mesh"] == mesh  # --quick: the model's 2x2 mesh
+        assert record["extra"]["physics_settings"]["control.gate"] == ".true."  # point symmetry kept
     assert {r["d_A"] for r in demo_run["table"]["rows"] if r["valid"]} == set(distances)
 
 

@@ -106,12 +106,18 @@ def test_fragments_that_do_not_add_up_start_cold_and_say_why(tmp_path: Path, con
 
 
 def test_scan_points_place_the_dipole_in_the_vacuum_behind_the_tip(tmp_path: Path, config: Config) -> None:
-    values = set()
+    values, gates = set(), set()
+    preset = load_preset("demo", "qe")
+    n1, n2, _ = preset["kpoints"]["mesh"]
     for d in (6.5, 4.5):
-        QEEngine().write_inputs(_junction(d), load_preset("demo", "qe"), tmp_path / str(d), config=config)
+        QEEngine().write_inputs(_junction(d), preset, tmp_path / str(d), config=config)
         values.add(float(get_pw_parameter(tmp_path / str(d) / "pw.in", "system", "emaxpos")))
-        assert "2 2 1  1 1 0" in (tmp_path / str(d) / "pw.in").read_text()  # 2x2 shifted, none along z
+        gates.add(float(get_pw_parameter(tmp_path / str(d) / "pw.in", "system", "zgate")))
+        assert get_pw_parameter(tmp_path / str(d) / "pw.in", "control", "gate") == ".true."  # symmetry kept
+        assert f"{n1} {n2} 1  1 1 0" in (tmp_path / str(d) / "pw.in").read_text()  # shifted, none along z
     (emaxpos,) = values  # one dipole plane for every point of the scan ...
+    (zgate,) = gates  # ... and one (1e-8 e) gate plate, in the vacuum below the sawtooth
+    assert 0.0 < emaxpos - zgate < 0.2
     atoms = _junction(6.5)
     n = atoms.info["n_surface_atoms"]
     frac = atoms.get_scaled_positions()[:, 2]

@@ -115,6 +115,8 @@ def demo_command(
     ctx: typer.Context,
     output: Path = typer.Option(Path("tipsurf-demo"), "-o", "--output", help="Project and output folder."),
     distances: Optional[str] = typer.Option(None, "--distances", help="Override the model's distances (A), e.g. 4.0,4.5."),
+    quick: bool = typer.Option(False, "--quick", help="The model's quick settings (2x2 k mesh, ~4x cheaper): "
+                               "checks the machinery; E_ex is then k-point-limited."),
 ) -> None:
     """Run a real, small QE p/ap distance scan of an Fe tip over Mn/W(110) and analyse it."""
     if ctx.invoked_subcommand is not None:
@@ -135,11 +137,15 @@ def demo_command(
     console.print(f"project and results: {output.resolve()}")
     console.print(f"pseudopotentials: {_prepare_pseudopotentials(model, console)}")
     junction = model["junction"]
+    overrides = None
+    if quick:
+        overrides = model["quick"]["preset_overrides"]
+        console.print(f"[yellow]--quick:[/yellow] {' '.join(model['quick']['note'].split())}")
     report = add_distance_scan(
         junction["surface"], junction["tip"], junction["site"], distances or model["distances_A"],
         configs=model.get("configs", ("p", "ap")), preset=model["preset"], name=DEMO_CAMPAIGN,
         site_index=int(junction.get("site_index", 0)), vacuum_above_tip_A=float(junction["vacuum_above_tip_A"]),
-        d0_A=float(model["d0_A"]), project_dir=output,
+        d0_A=float(model["d0_A"]), project_dir=output, preset_overrides=overrides,
     )
     console.print(f"campaign {report.campaign}: {len(report.added)} point(s) to compute, {len(report.existing)} already known")
     console.print("pre-relaxations of tip and slab: off in the demo (two more relaxations would double its budget; "
