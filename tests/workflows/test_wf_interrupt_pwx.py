@@ -129,7 +129,7 @@ def _signal_when_iterating(cmd: list[str], folder: Path, env: dict[str, str], si
 
 
 def test_ctrl_c_stops_the_demo_and_its_pw_x(env: dict[str, str], tmp_path: Path) -> None:
-    run = _signal_when_iterating([sys.executable, "-m", "tipsurf.cli", "demo", "-o", str(tmp_path / "demo")],
+    run = _signal_when_iterating([sys.executable, "-m", "tipsurf.cli", "demo", "--quick", "-o", str(tmp_path / "demo")],
                                  tmp_path / "demo", env, signal.SIGINT)
     assert run["rc"] == 130 and run["took_s"] < 20 and run["left"] == []
     assert "Traceback" not in run["stderr"] and "run the same command to resume" in run["stderr"]
