@@ -1,6 +1,7 @@
 """custodian ErrorHandlers for pw.x.
 
-Each handler reads ``pw.out`` in the calculation folder, works out its change as data on the
+Each handler reads the run's outcome (:func:`tipsurf.engines.qe.outcome.read_outcome`: the one
+classifier of a pw.x run, from ``pw.out``, ``pw.err`` and the run's XML output), works out its change as data on the
 input's namelists (:mod:`tipsurf.engines.qe.pw_input`), has it applied (``pw.in`` rendered again
 from the changed data, the failed attempt's input kept as ``pw.in.attempt-N``) and returns
 ``{"errors": [...], "actions": [...]}``, each action ``{"file", "namelist", "set": {key: value}}``;
@@ -10,6 +11,12 @@ from the changed data, the failed attempt's input kept as ``pw.in.attempt-N``) a
 A recovery step is a mapping with any of
 ``set`` (pw.x keys -> values), ``scale`` (numeric pw.x keys -> factor), ``at_least``
 (numeric pw.x keys -> lower bound, applied after scaling) and ``restart`` (true: start from the charge density the failed run saved, ``startingpot='file'``).
+
+Which handler acts on which outcome: an error block (outcome ``crashed``) goes to
+:class:`DiagonalizationHandler` when the iterative diagonalisation failed and to
+:class:`UnrecoverableErrorHandler` otherwise; ``out of time`` to :class:`WalltimeHandler`;
+``not converged`` because the last SCF was not to :class:`ScfConvergenceHandler`.  The monitor
+:class:`ScfStagnationHandler` reads the SCF accuracy of the run still going.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from custodian.custodian import ErrorHandler
 
 from tipsurf.atomic import write_json_atomic
 from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_OUTPUT
+from tipsurf.engines.qe.outcome import OUT_OF_TIME, RunOutcome, read_outcome
 from tipsurf.engines.qe.pw_input import PwInput, apply_actions, read_pw_input, set_action
 
 CALC_FILE = "tipsurf_calc.json"
@@ -41,16 +49,18 @@ DIAGONALIZATION_SEQUENCE = ["david", "cg", "ppcg"]
 
 _DIAG_ROUTINES = re.compile(r"^(c|r)diag|egterg|^ppcg|^paro|^cg_|^ccgdiagg|^rcgdiagg|^h_psi", re.I)
 _DIAG_MESSAGES = re.compile(r"S matrix not positive definite|cholesky|eigenvectors failed|not orthogonal", re.I)
-_ERROR_BLOCK = re.compile(r"Error in routine\s+(\S+)\s*\(\s*-?\d+\s*\):\s*\n(.*?)\n\s*%{10}", re.S)
-
-
-def pw_errors(text: str) -> list[tuple[str, str]]:
-    """(routine, message) of every ``Error in routine`` block of a pw.x output."""
-    return [(m.group(1), " ".join(m.group(2).split())) for m in _ERROR_BLOCK.finditer(text)]
+#: Where pw.x's standard error goes (:class:`tipsurf.engines.qe.job.PwJob`).
+PW_STDERR = "pw.err"
 
 
 def is_diagonalization_error(routine: str, message: str) -> bool:
-    """True for errors of the iterative diagonalisation (fixable by another algorithm)."""
+    """True for errors of the iterative diagonalisation (fixable by another algorithm).
+
+    Parameters
+    ----------
+    routine, message
+        One error block of the run (:attr:`tipsurf.engines.qe.outcome.RunOutcome.errors`).
+    """
     return bool(_DIAG_ROUTINES.search(routine) or _DIAG_MESSAGES.search(message))
 
 
@@ -60,10 +70,6 @@ _FATAL_ERRORS = {
     r"cell_base_init|wrong atomic coordinates|atoms .* too close": "bad structure",
     r"hubbard|lda_plus_u": "bad Hubbard settings",
 }
-
-
-def _read_text(path: Path) -> str:
-    return path.read_text(errors="replace") if path.is_file() else ""
 
 
 def _state(directory: Path) -> dict[str, Any]:
@@ -132,13 +138,19 @@ def apply_step(directory: str | Path, step: dict[str, Any]) -> list[dict[str, An
 
 
 class QEErrorHandler(ErrorHandler):
-    """Base: reads ``pw.out``; subclasses define :meth:`check` and :meth:`correct`."""
+    """Base: reads the run's outcome; subclasses define :meth:`check` and :meth:`correct`."""
 
     is_monitor = False
     output_file = PW_OUTPUT
 
+    def _outcome(self, directory: str) -> RunOutcome:
+        """The outcome of the run whose output is :attr:`output_file` (with its ``pw.err``)."""
+        return read_outcome(directory, self.output_file, PW_STDERR)
+
     def _output(self, directory: str) -> str:
-        return _read_text(Path(directory) / self.output_file)
+        """The text of :attr:`output_file` as it stands (empty if there is none yet)."""
+        path = Path(directory) / self.output_file
+        return path.read_text(errors="replace") if path.is_file() else ""
 
 
 class UnrecoverableErrorHandler(QEErrorHandler):
@@ -150,8 +162,8 @@ class UnrecoverableErrorHandler(QEErrorHandler):
         self.message = ""
 
     def check(self, directory: str = "./") -> bool:
-        text = self._output(directory) + "\n" + _read_text(Path(directory) / "pw.err")
-        fatal = [(r, m) for r, m in pw_errors(text) if not is_diagonalization_error(r, m)]
+        """True if the run crashed with an error block other than the diagonalisation's."""
+        fatal = [(r, m) for r, m in self._outcome(directory).errors if not is_diagonalization_error(r, m)]
         if not fatal:
             return False
         routine, message = fatal[0]
@@ -175,8 +187,8 @@ class DiagonalizationHandler(QEErrorHandler):
         self.error = ""
 
     def check(self, directory: str = "./") -> bool:
-        text = self._output(directory) + "\n" + _read_text(Path(directory) / "pw.err")
-        for routine, message in pw_errors(text):
+        """True if the run crashed with an error block of the iterative diagonalisation."""
+        for routine, message in self._outcome(directory).errors:
             if is_diagonalization_error(routine, message):
                 self.error = f"{routine}: {message}"
                 return True
@@ -201,8 +213,8 @@ class ScfConvergenceHandler(QEErrorHandler):
         self.steps = steps
 
     def check(self, directory: str = "./") -> bool:
-        text = self._output(directory)
-        return "convergence NOT achieved" in text and "Maximum CPU time exceeded" not in text
+        """True if the run is ``not converged`` because its last SCF was not."""
+        return self._outcome(directory).scf_not_converged
 
     def correct(self, directory: str = "./") -> dict[str, Any]:
         path = Path(directory)
@@ -249,6 +261,7 @@ class ScfStagnationHandler(ScfConvergenceHandler):
         self.stuck_at: tuple[int, float] | None = None
 
     def check(self, directory: str = "./") -> bool:
+        """True if the best SCF accuracy of the last ``window`` iterations did not improve enough."""
         errors = scf_errors_Ry(self._output(directory))
         if len(errors) <= self.window:
             return False
@@ -282,7 +295,8 @@ class WalltimeHandler(QEErrorHandler):
         self.min_remaining_fraction = min_remaining_fraction
 
     def check(self, directory: str = "./") -> bool:
-        return "Maximum CPU time exceeded" in self._output(directory)
+        """True if the run is ``out of time``: pw.x stopped cleanly at ``max_seconds``."""
+        return self._outcome(directory).outcome == OUT_OF_TIME
 
     def correct(self, directory: str = "./") -> dict[str, Any]:
         path = Path(directory)
