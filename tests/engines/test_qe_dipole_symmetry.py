@@ -37,10 +37,12 @@ def _fe_on_w() -> Atoms:
 
 def test_gate_plate_sits_in_the_vacuum_outside_the_sawtooth() -> None:
     atoms = _fe_on_w()
-    plain = dipole_settings(atoms)
-    kept = dipole_settings(atoms, keep_symmetry=True)
+    plain_namelists = dipole_settings(atoms)
+    kept_namelists = dipole_settings(atoms, keep_symmetry=True)
+    plain = {**plain_namelists["control"], **plain_namelists["system"]}
+    kept = {**kept_namelists["control"], **kept_namelists["system"]}
     assert "gate" not in plain and "tot_charge" not in plain
-    assert kept["gate"] is True and kept["tot_charge"] == GATE_CHARGE_E
+    assert kept_namelists["control"]["gate"] is True and kept_namelists["system"]["tot_charge"] == GATE_CHARGE_E
     assert {k: kept[k] for k in plain} == plain
     lo, hi = kept["emaxpos"], kept["emaxpos"] + kept["eopreg"]
     assert not lo <= kept["zgate"] <= hi and not lo <= kept["zgate"] + 1.0 <= hi
@@ -53,7 +55,7 @@ def test_a_z_mirror_symmetric_slab_gets_no_gate() -> None:
     slab = bcc110("W", size=(1, 2, 3), a=3.17, vacuum=6.0, orthogonal=True)
     slab.set_initial_magnetic_moments([0.0] * len(slab))
     assert reverses_z_symmetry(slab)
-    assert "gate" not in dipole_settings(slab, keep_symmetry=True)
+    assert "gate" not in dipole_settings(slab, keep_symmetry=True)["control"]
     assert not reverses_z_symmetry(_fe_on_w())
 
 

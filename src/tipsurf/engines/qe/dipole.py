@@ -101,9 +101,8 @@ def dipole_settings(atoms: Atoms, min_vacuum_A: float = 5.0, *, keep_symmetry: b
     Returns
     -------
     dict
-        pw.x keys: ``tefield``, ``dipfield`` (&CONTROL) and ``edir``, ``emaxpos``, ``eopreg``,
-        ``eamp`` (&SYSTEM), plus ``gate`` (&CONTROL), ``zgate`` and ``tot_charge`` (&SYSTEM) with
-        the gate.
+        pw.x settings by namelist: ``{"control": {tefield, dipfield[, gate]}, "system": {edir,
+        emaxpos, eopreg, eamp[, zgate, tot_charge]}}`` (the bracketed keys with the gate).
     """
     gap_A, start, width = vacuum_gap(atoms)
     if gap_A < min_vacuum_A:
@@ -116,8 +115,9 @@ def dipole_settings(atoms: Atoms, min_vacuum_A: float = 5.0, *, keep_symmetry: b
     if atoms.info.get("dipole_z_A") is not None:
         middle = float(atoms.info["dipole_z_A"]) / float(atoms.cell[2, 2])
     emaxpos = (middle - 0.5 * eopreg) % 1.0
-    settings: dict[str, Any] = {"tefield": True, "dipfield": True, "edir": 3, "emaxpos": round(emaxpos, 6),
-                                "eopreg": round(eopreg, 6), "eamp": 0.0}
+    control: dict[str, Any] = {"tefield": True, "dipfield": True}
+    system: dict[str, Any] = {"edir": 3, "emaxpos": round(emaxpos, 6), "eopreg": round(eopreg, 6), "eamp": 0.0}
     if keep_symmetry and not reverses_z_symmetry(atoms):
-        settings.update({"gate": True, "zgate": round((emaxpos - eopreg) % 1.0, 6), "tot_charge": GATE_CHARGE_E})
-    return settings
+        control["gate"] = True
+        system.update({"zgate": round((emaxpos - eopreg) % 1.0, 6), "tot_charge": GATE_CHARGE_E})
+    return {"control": control, "system": system}

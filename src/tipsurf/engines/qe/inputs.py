@@ -207,13 +207,10 @@ def build_namelists(
     if preset.get("vdw_corr"):
         system["vdw_corr"] = str(preset["vdw_corr"])
     if preset.get("dipole_correction") and is_slab(atoms, float(preset.get("slab_vacuum_A", 5.0))):
-        dip = dipole_settings(atoms, float(preset.get("slab_vacuum_A", 5.0)),
-                              keep_symmetry=bool(preset.get("dipole_keeps_symmetry", False)))
-        control["tefield"] = dip.pop("tefield")
-        control["dipfield"] = dip.pop("dipfield")
-        if "gate" in dip:
-            control["gate"] = dip.pop("gate")
-        system.update(dip)
+        dipole = dipole_settings(atoms, float(preset.get("slab_vacuum_A", 5.0)),
+                                 keep_symmetry=bool(preset.get("dipole_keeps_symmetry", False)))
+        control.update(dipole["control"])
+        system.update(dipole["system"])
     conv = preset.get("conv_thr_Ry")
     if conv is None:
         conv = float(preset.get("conv_thr_Ry_per_atom", 1e-7)) * nat
