@@ -10,11 +10,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ase import Atoms
-
 from tipsurf.api.structures import PathLike, Record, StructureLike, _scan_part, to_atoms
 from tipsurf.errors import InputError
-from tipsurf.structures.specs import MgOAg100Spec, MnW110Spec, TipSpec
+from tipsurf.structures.specs import MnW110Spec, TipSpec
 
 
 # ----------------------------------------------------------------------------- one calculation
@@ -98,26 +96,22 @@ def parse_calculation(directory: PathLike, *, code: str = "qe") -> Record:
 # ----------------------------------------------------------------------------- campaigns
 
 
+def _plain_keywords(keywords: dict[str, Any]) -> dict[str, Any]:
+    """The API's keyword arguments as the workflow builders take them (checked code, plain dicts)."""
+    out = dict(keywords)
+    out["code"] = _code(out.get("code", "qe"))
+    for key in ("preset", "preset_overrides", "slab_options", "junction_options"):
+        if isinstance(out.get(key), Mapping):
+            out[key] = dict(out[key])
+    return out
+
+
 def add_scan(
     surface: MnW110Spec | Mapping[str, Any],
     tip: TipSpec | Mapping[str, Any],
     site: str,
     distances_A: str | Sequence[float],
-    *,
-    configs: Sequence[str] = ("p", "ap"),
-    code: str = "qe",
-    preset: str | Mapping[str, Any] = "fast",
-    preset_overrides: Mapping[str, Any] | None = None,
-    name: str | None = None,
-    site_index: int = 0,
-    vacuum_above_tip_A: float = 10.0,
-    warm_start: bool | None = None,
-    relax_tip: bool | None = None,
-    relax_slab: bool | None = None,
-    walltime_s: float | None = None,
-    d0_A: float = 5.0,
-    launchpad: PathLike | None = None,
-    project_dir: PathLike | None = None,
+    **keywords: Any,
 ) -> Record:
     """Plan a p/ap distance scan and add it to the launchpad, without running it (``tipsurf scan``).
 
@@ -131,24 +125,14 @@ def add_scan(
         ``top`` or ``hollow``.
     distances_A
         Apex–surface distances (Å): a list, ``"4.0,4.5"`` or ``"START:STOP:STEP"``.
-    configs
-        Magnetic configurations, a selection of ``p`` and ``ap``.
-    code, preset, preset_overrides
-        Engine, preset (name, YAML file or dict) and keys merged into it.
-    name
-        Campaign name (default from tip, surface, site, code and preset).
-    site_index, vacuum_above_tip_A
-        Which site; vacuum behind the tip at the largest distance (Å).
-    warm_start
-        Start points from the fragments' and the neighbour's densities (default: on for QE).
-    relax_tip, relax_slab
-        Relax the isolated tip / slab first (default: the preset's ``relax_parts_before_scan``).
-    walltime_s
-        Wall time per calculation (s).
-    d0_A
-        Reference distance of Δd = d − d0 in the stored table (Å).
-    launchpad, project_dir
-        Where the campaign lives (default: the embedded store of the current folder).
+    **keywords
+        Those of :func:`tipsurf.workflows.scan.add_distance_scan`: ``configs`` (a selection
+        of ``p`` and ``ap``), ``code``, ``preset`` (name, YAML file or dict),
+        ``preset_overrides``, ``site_index``, ``vacuum_above_tip_A``, ``warm_start`` (default
+        on for QE), ``relax_tip``/``relax_slab`` (default: the preset's
+        ``relax_parts_before_scan``), ``d0_A``, ``junction_options``, and the campaign's
+        ``name``, ``walltime_s``, ``launchpad`` and ``project_dir`` (default: the embedded
+        store of the current folder).
 
     Returns
     -------
@@ -159,45 +143,25 @@ def add_scan(
     """
     from tipsurf.api.campaigns import add_distance_scan
 
-    report = add_distance_scan(
-        _scan_part(surface, MnW110Spec, "surface"), _scan_part(tip, TipSpec, "tip"), site, distances_A,
-        configs=list(configs), code=_code(code), preset=dict(preset) if isinstance(preset, Mapping) else preset,
-        preset_overrides=dict(preset_overrides or {}), name=name, site_index=site_index,
-        vacuum_above_tip_A=vacuum_above_tip_A, warm_start=warm_start, relax_tip=relax_tip, relax_slab=relax_slab,
-        walltime_s=walltime_s, d0_A=d0_A, launchpad=launchpad, project_dir=project_dir,
-    )
+    report = add_distance_scan(_scan_part(surface, MnW110Spec, "surface"), _scan_part(tip, TipSpec, "tip"), site,
+                               distances_A, **_plain_keywords(keywords))
     return report.as_dict()
 
 
-def add_adsorbate_campaign(
-    *,
-    code: str = "qe",
-    preset: str | Mapping[str, Any] = "tio-mgo-qe",
-    preset_overrides: Mapping[str, Any] | None = None,
-    species: Sequence[str] = ("Ti", "TiH", "TiH2", "TiH3", "TiH4"),
-    sites: Sequence[str] = ("o-top", "bridge"),
-    mgo_layers: Sequence[int] = (2, 3),
-    slab_options: Mapping[str, Any] | None = None,
-    relax: bool = True,
-    name: str | None = None,
-    walltime_s: float | None = None,
-    launchpad: PathLike | None = None,
-    project_dir: PathLike | None = None,
-) -> Record:
+def add_adsorbate_campaign(**keywords: Any) -> Record:
     """Add the TiHx on MgO/Ag(100) campaign with its H2 and bare-slab references (``tipsurf campaign adsorbates``).
 
-    The ``tio-mgo-*`` presets need a Hubbard U on Ti from you, e.g.
-    ``preset_overrides={"hubbard_u_eV": {"Ti": 4.0}}``.  ``slab_options`` are further
-    :class:`MgOAg100Spec` fields (``ag_layers``, ``size``).  Returns the added/existing
-    report as in :func:`add_scan`.
+    Takes the keywords of :func:`tipsurf.workflows.adsorbates.add_adsorbate_campaign`:
+    ``code``, ``preset`` (default ``tio-mgo-qe``), ``preset_overrides``, the grid
+    (``species``, ``sites``, ``mgo_layers``, ``slab_options`` -- further :class:`~tipsurf.structures.specs.MgOAg100Spec`
+    fields such as ``ag_layers`` and ``size`` --, ``relax``, ``h2_box_A``) and the campaign's
+    ``name``, ``walltime_s``, ``launchpad``, ``project_dir``.  The ``tio-mgo-*`` presets need a
+    Hubbard U on Ti from you, e.g. ``preset_overrides={"hubbard_u_eV": {"Ti": 4.0}}``.
+    Returns the added/existing report as in :func:`add_scan`.
     """
     from tipsurf.api.campaigns import add_adsorbate_campaign as add
 
-    report = add(code=_code(code), preset=dict(preset) if isinstance(preset, Mapping) else preset,
-                 preset_overrides=dict(preset_overrides or {}), species=list(species), sites=list(sites),
-                 mgo_layers=list(mgo_layers), slab_options=dict(slab_options or {}), relax=relax, name=name,
-                 walltime_s=walltime_s, launchpad=launchpad, project_dir=project_dir)
-    return report.as_dict()
+    return add(**_plain_keywords(keywords)).as_dict()
 
 
 def run_campaign(

@@ -29,20 +29,13 @@ slab labels name the cell and the Ti-Ti distance.  A preset with ``hubbard_u_req
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from tipsurf.errors import InputError
 from tipsurf.workflows.common import (
-    AddReport,
-    Point,
-    analysis_firework,
-    calc_firework,
-    check_campaign_name,
-    existing_fingerprints,
-    planned_fingerprint,
-    submit_workflow,
-)
+    AddReport, Point, Submission, analysis_firework, calc_firework, check_campaign_name,
+    existing_fingerprints, planned_fingerprint, split_keywords, submit_workflow)
 from tipsurf.workflows.launchpad import open_launchpad
 
 DEFAULT_SPECIES: tuple[str, ...] = ("Ti", "TiH", "TiH2", "TiH3", "TiH4")
@@ -67,17 +60,53 @@ def post_steps_for(code: str) -> list[dict[str, Any]]:
     return []
 
 
-def _check_grid(
-    species: Sequence[str], sites: Sequence[str], mgo_layers: Sequence[int], slab_options: dict[str, Any] | None
-) -> None:
-    """Validate species, sites and thicknesses (cheap) before any preset or pseudopotential work."""
-    from tipsurf.structures.specs import AdsorbateSpec, MgOAg100Spec
+@dataclass(frozen=True)
+class AdsorbateGrid:
+    """The points of an adsorbate campaign: which adsorbates, where, on which slabs, and how.
 
-    for n in mgo_layers:
-        slab = MgOAg100Spec(mgo_layers=n, **(slab_options or {}))
-        for kind in species:
-            for site in sites:
-                AdsorbateSpec(species=kind, site=site, slab=slab)
+    Attributes
+    ----------
+    species, sites, mgo_layers
+        TiHx species, adsorption sites and MgO thicknesses (monolayers); one point per
+        combination (defaults: Ti…TiH4, O-top and bridge, 2 and 3 MgO layers).
+    slab_options
+        Extra :class:`~tipsurf.structures.specs.MgOAg100Spec` fields (``ag_layers``, ``size`` ...).
+        Defaults: ``size`` :data:`DEFAULT_LATERAL_SIZE` (2x2 of the a x a cell, Ti-Ti 2a =
+        8.30 A; ``size=1`` only on request) and ``a_A`` the preset's ``ag_lattice_constant_A``.
+    relax
+        Relax (default) or single points.
+    h2_box_A
+        Edge of the cubic box of the H2 reference (Angstrom).
+    """
+
+    species: Sequence[str] = DEFAULT_SPECIES
+    sites: Sequence[str] = DEFAULT_SITES
+    mgo_layers: Sequence[int] = DEFAULT_MGO_LAYERS
+    slab_options: dict[str, Any] = field(default_factory=dict)
+    relax: bool = True
+    h2_box_A: float = 12.0
+
+    def check(self) -> None:
+        """Validate species, sites and thicknesses (cheap) before any preset or pseudopotential work."""
+        from tipsurf.structures.specs import AdsorbateSpec, MgOAg100Spec
+
+        if not self.species or not self.sites or not self.mgo_layers:
+            raise InputError("the adsorbate campaign needs at least one species, one site and one MgO thickness")
+        for n in self.mgo_layers:
+            slab = MgOAg100Spec(mgo_layers=n, **(self.slab_options or {}))
+            for kind in self.species:
+                for site in self.sites:
+                    AdsorbateSpec(species=kind, site=site, slab=slab)
+
+    def with_slab_options(self, slab_options: dict[str, Any]) -> AdsorbateGrid:
+        """The same grid on other slab options (the preset's defaults filled in)."""
+        return replace(self, slab_options=dict(slab_options))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The grid as the campaign's stored inputs keep it."""
+        return {"species": list(self.species), "sites": list(self.sites),
+                "mgo_layers": [int(n) for n in self.mgo_layers], "slab_options": dict(self.slab_options or {}),
+                "relax": bool(self.relax), "h2_box_A": float(self.h2_box_A)}
 
 
 #: INCAR flags the VASP campaign needs: CHGCAR and the AECCAR0/AECCAR2 core references for Bader.
@@ -140,42 +169,33 @@ def _cell_text(cell: dict[str, Any]) -> str:
             f"{cell['cell_edge_A']:.2f} A, Ti-Ti {cell['ti_ti_A']:.2f} A{note}")
 
 
-def plan_adsorbate_points(
-    code: str,
-    preset: dict[str, Any],
-    *,
-    species: Sequence[str] = DEFAULT_SPECIES,
-    sites: Sequence[str] = DEFAULT_SITES,
-    mgo_layers: Sequence[int] = DEFAULT_MGO_LAYERS,
-    slab_options: dict[str, Any] | None = None,
-    relax: bool = True,
-    h2_box_A: float = 12.0,
-) -> list[Point]:
+def plan_adsorbate_points(code: str, preset: dict[str, Any], grid: AdsorbateGrid | None = None) -> list[Point]:
     """Adsorbate × site × thickness points, one bare slab per thickness and the H2 reference.
 
     The slabs have the default lateral cell (:data:`DEFAULT_LATERAL_SIZE`) and the preset's Ag
-    lattice constant unless ``slab_options`` gives ``size`` or ``a_A``.
+    lattice constant unless the grid's ``slab_options`` give ``size`` or ``a_A``.
     """
     from tipsurf.structures.specs import AdsorbateSpec, MgOAg100Spec, MoleculeSpec
 
-    calculation = "relax" if relax else "scf"
+    grid = grid or AdsorbateGrid()
+    calculation = "relax" if grid.relax else "scf"
     post = post_steps_for(code)
-    slab_options = _slab_options_for(preset, slab_options)
+    slab_options = _slab_options_for(preset, grid.slab_options)
     points: list[Point] = []
-    for n in mgo_layers:
+    for n in grid.mgo_layers:
         slab = MgOAg100Spec(mgo_layers=int(n), **slab_options)
         fp = planned_fingerprint(slab.build(), code, preset, calculation)
         cell = lateral_cell({"size": slab.size, "a_A": slab.a_A})
         meta = {"role": "slab", "mgo_layers": int(n), "lateral_cell": cell}
         points.append(Point(fp, slab.as_dict(), f"slab {slab.label()} ({_cell_text(cell)})", meta,
                             calculation, "slab", post_steps=list(post)))
-        for site in sites:
-            for sp in species:
+        for site in grid.sites:
+            for sp in grid.species:
                 spec = AdsorbateSpec(species=sp, site=site, slab=slab)
                 fp = planned_fingerprint(spec.build(), code, preset, calculation)
                 meta = {"role": "adsorbate", "species": sp, "site": site, "mgo_layers": int(n)}
                 points.append(Point(fp, spec.as_dict(), spec.label(), meta, calculation, "adsorbate", post_steps=list(post)))
-    h2 = MoleculeSpec(species="H2", box_A=h2_box_A)
+    h2 = MoleculeSpec(species="H2", box_A=grid.h2_box_A)
     fp = planned_fingerprint(h2.build(), code, preset, calculation)
     points.append(Point(fp, h2.as_dict(), h2.label(), {"role": "reference", "species": "H2"}, calculation, "reference"))
     return points
@@ -186,17 +206,7 @@ def add_adsorbate_campaign(
     code: str = "qe",
     preset: str | dict[str, Any] = "tio-mgo-qe",
     preset_overrides: dict[str, Any] | None = None,
-    species: Sequence[str] = DEFAULT_SPECIES,
-    sites: Sequence[str] = DEFAULT_SITES,
-    mgo_layers: Sequence[int] = DEFAULT_MGO_LAYERS,
-    slab_options: dict[str, Any] | None = None,
-    relax: bool = True,
-    h2_box_A: float = 12.0,
-    name: str | None = None,
-    walltime_s: float | None = None,
-    launchpad: str | Path | None = None,
-    project_dir: str | Path | None = None,
-    analysis: str | None = None,
+    **keywords: Any,
 ) -> AddReport:
     """Add the TiHx/MgO/Ag(100) campaign (does not run it).
 
@@ -204,22 +214,13 @@ def add_adsorbate_campaign(
     ----------
     code, preset, preset_overrides
         Engine and protocol.
-    species, sites, mgo_layers
-        The grid (defaults: Ti…TiH4, O-top and bridge, 2 and 3 MgO layers).
-    slab_options
-        Extra :class:`~tipsurf.structures.specs.MgOAg100Spec` fields (``ag_layers``, ``size`` ...).
-        Defaults: ``size`` :data:`DEFAULT_LATERAL_SIZE` (2x2 of the a x a cell, Ti-Ti 2a =
-        8.30 A; ``size=1`` only on request) and ``a_A`` the preset's ``ag_lattice_constant_A``.
-    relax
-        Relax (default) or single points.
-    h2_box_A
-        Edge of the cubic box of the H2 reference (Angstrom).
-    name
-        Campaign name (default ``adsorbates-<code>-<preset>``).
-    analysis
-        ``"package.module:function"`` of the campaign table, ``function(records)``, run when the
-        calculations are done (:func:`tipsurf.api.campaigns.add_adsorbate_campaign` names the
-        Gibbs energies); None: no analysis Firework.
+    **keywords
+        The fields of :class:`AdsorbateGrid` (``species``, ``sites``, ``mgo_layers``,
+        ``slab_options``, ``relax``, ``h2_box_A``) and of
+        :class:`~tipsurf.workflows.common.Submission` (``name``, default
+        ``adsorbates-<code>-<preset>``; ``walltime_s``, ``launchpad``, ``project_dir``;
+        ``analysis``, ``function(records)``, which
+        :func:`tipsurf.api.campaigns.add_adsorbate_campaign` sets to the Gibbs energies).
 
     Returns
     -------
@@ -237,20 +238,15 @@ def add_adsorbate_campaign(
     """
     from tipsurf.engines.presets import require_hubbard_u
 
-    if not species or not sites or not mgo_layers:
-        raise InputError("the adsorbate campaign needs at least one species, one site and one MgO thickness")
-    _check_grid(species, sites, mgo_layers, slab_options)
+    grid, where = split_keywords("add_adsorbate_campaign", keywords, AdsorbateGrid, Submission)
+    grid.check()
     merged = _preset_for(code, preset, preset_overrides)
     require_hubbard_u(merged, ["Ti"])  # every adsorbate of the grid holds Ti
-    slab_options = _slab_options_for(merged, slab_options)
-    name = check_campaign_name(name or f"adsorbates-{code}-{merged.get('name', 'custom')}")
-    points = plan_adsorbate_points(code, merged, species=species, sites=sites, mgo_layers=mgo_layers,
-                                   slab_options=slab_options, relax=relax, h2_box_A=h2_box_A)
-    inputs = {"code": code, "preset": merged, "species": list(species), "sites": list(sites),
-              "mgo_layers": [int(n) for n in mgo_layers], "slab_options": slab_options, "relax": relax,
-              "h2_box_A": float(h2_box_A),
-              "lateral_cell": lateral_cell(slab_options)}
-    with open_launchpad(launchpad, project_dir) as handle:
+    grid = grid.with_slab_options(_slab_options_for(merged, grid.slab_options))
+    name = check_campaign_name(where.name or f"adsorbates-{code}-{merged.get('name', 'custom')}")
+    points = plan_adsorbate_points(code, merged, grid)
+    inputs = {"code": code, "preset": merged, **grid.as_dict(), "lateral_cell": lateral_cell(grid.slab_options)}
+    with open_launchpad(where.launchpad, where.project_dir) as handle:
         report = AddReport(name, "adsorbates", handle.describe())
         existing = existing_fingerprints(handle, [p.fingerprint for p in points], name)
         fws = []
@@ -259,10 +255,10 @@ def add_adsorbate_campaign(
                 report.existing.append({**point.summary(), "state": existing[point.fingerprint]})
                 continue
             fws.append(calc_firework(point, campaign=name, code=code, preset=merged,
-                                     project_dir=handle.project_dir, walltime_s=walltime_s))
+                                     project_dir=handle.project_dir, walltime_s=where.walltime_s))
             report.added.append(point.summary())
         campaign_exists = handle.db["tipsurf_campaigns"].find_one({"name": name}) is not None
-        if analysis and (fws or not campaign_exists):
-            fws.append(analysis_firework(name, analysis, {}, list(fws)))
+        if where.analysis and (fws or not campaign_exists):
+            fws.append(analysis_firework(name, where.analysis, {}, list(fws)))
             report.analysis_added = True
         return submit_workflow(handle, report, fws, inputs, points, {"kind": "adsorbates"})

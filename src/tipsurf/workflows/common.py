@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,47 @@ class AddReport:
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for ``--json`` output."""
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """Where a campaign's Fireworks go and how they end: the keywords every campaign builder takes.
+
+    Attributes
+    ----------
+    name
+        Campaign name (default: made from the campaign's inputs).
+    walltime_s
+        Wall time per calculation passed to the code (clean stop and restart by custodian).
+    launchpad, project_dir
+        See :func:`tipsurf.workflows.launchpad.open_launchpad` (default: the embedded store of
+        the current folder).
+    analysis
+        ``"package.module:function"`` of the campaign table, run once the points are done
+        (:mod:`tipsurf.api.campaigns` names the package's own); None: no analysis Firework.
+    """
+
+    name: str | None = None
+    walltime_s: float | None = None
+    launchpad: str | Path | None = None
+    project_dir: str | Path | None = None
+    analysis: str | None = None
+
+
+def split_keywords(function: str, keywords: dict[str, Any], *kinds: type) -> list[Any]:
+    """Build one dataclass of each of ``kinds`` from the keyword arguments of ``function``.
+
+    Raises
+    ------
+    TypeError
+        A keyword that none of the dataclasses has (named, with the ones accepted).
+    """
+    names = [{f.name for f in fields(kind)} for kind in kinds]
+    unknown = sorted(set(keywords) - set().union(*names))
+    if unknown:
+        accepted = ", ".join(sorted(set().union(*names)))
+        raise TypeError(f"{function}() got unexpected keyword(s) {', '.join(unknown)}; it takes {accepted}")
+    return [kind(**{k: v for k, v in keywords.items() if k in n}) for kind, n in zip(kinds, names)]
 
 
 def check_campaign_name(name: str) -> str:

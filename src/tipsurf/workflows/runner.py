@@ -177,7 +177,6 @@ def run_campaign(
         The embedded launchpad is held by another process.
     """
     from fireworks import FWorker
-    from fireworks.core.rocket_launcher import launch_rocket
 
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 16:
         raise InputError(f"workers must be an integer 1..16 (rockets at once), got {workers!r}")

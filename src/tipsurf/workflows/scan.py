@@ -39,21 +39,12 @@ cold start, and the analysis uses the distances where both p and ap converged.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Sequence
 
 from tipsurf.errors import InputError
 from tipsurf.workflows.common import (
-    AddReport,
-    Point,
-    analysis_firework,
-    calc_firework,
-    check_campaign_name,
-    derived_fingerprint,
-    existing_fingerprints,
-    planned_fingerprint,
-    submit_workflow,
-)
+    AddReport, Point, Submission, analysis_firework, calc_firework, check_campaign_name, derived_fingerprint,
+    existing_fingerprints, planned_fingerprint, split_keywords, submit_workflow)
 from tipsurf.workflows.launchpad import open_launchpad
 
 PAIR_FILTER = "tipsurf.workflows.scan:paired_scan_records"
@@ -253,18 +244,14 @@ def add_distance_scan(
     code: str = "qe",
     preset: str | dict[str, Any] = "fast",
     preset_overrides: dict[str, Any] | None = None,
-    name: str | None = None,
     site_index: int = 0,
     vacuum_above_tip_A: float = 10.0,
     warm_start: bool | None = None,
     relax_tip: bool | None = None,
     relax_slab: bool | None = None,
-    walltime_s: float | None = None,
     d0_A: float = 5.0,
     junction_options: dict[str, Any] | None = None,
-    launchpad: str | Path | None = None,
-    project_dir: str | Path | None = None,
-    analysis: str | None = None,
+    **submission: Any,
 ) -> AddReport:
     """Add a tip-surface distance scan to the launchpad (without running it).
 
@@ -281,8 +268,6 @@ def add_distance_scan(
         Magnetic configurations (default p and ap).
     code, preset, preset_overrides
         Engine, preset name (or preset dict) and overrides merged into it.
-    name
-        Campaign name (default from tip, surface, site, code and preset).
     warm_start
         Start each point from its finished neighbour's density (default: on for QE).
     relax_tip, relax_slab
@@ -290,19 +275,16 @@ def add_distance_scan(
         it free) and/or the slab (Mn and the W layer under it free); the scan is assembled
         from the relaxed structures.  None (default): the preset's ``relax_parts_before_scan``
         (on in the production presets, off in ``fast`` and ``demo``).
-    walltime_s
-        Wall time per calculation passed to the code (clean stop and restart by custodian).
     d0_A
         Reference distance of Δd = d − d0 in the analysis table.
     junction_options
         Further :class:`~tipsurf.structures.specs.JunctionSpec` fields.
-    launchpad, project_dir
-        See :func:`tipsurf.workflows.launchpad.open_launchpad`.
-    analysis
-        ``"package.module:function"`` of the campaign table, called as ``function(records,
-        d0_A=d0_A)`` on the distances with both p and ap results once the points are done
-        (:func:`tipsurf.api.campaigns.add_distance_scan` gives the E_ex/F_ex table); None: no
-        analysis Firework.
+    **submission
+        The fields of :class:`~tipsurf.workflows.common.Submission`: ``name`` (default from
+        tip, surface, site, code and preset), ``walltime_s``, ``launchpad``, ``project_dir``,
+        ``analysis`` (called as ``function(records, d0_A=d0_A)`` on the distances with both p
+        and ap results once the points are done; :func:`tipsurf.api.campaigns.add_distance_scan`
+        gives the E_ex/F_ex table).
 
     Returns
     -------
@@ -311,6 +293,7 @@ def add_distance_scan(
     """
     from tipsurf.engines.presets import load_preset, merge_preset
 
+    (where,) = split_keywords("add_distance_scan", submission, Submission)
     surface, tip = _as_spec(surface, "mn-w110"), _as_spec(tip, "tip")
     dists = parse_distances(distances)
     configs = list(configs)
@@ -325,7 +308,7 @@ def add_distance_scan(
     relax_default = bool(merged.get("relax_parts_before_scan", False))
     relax_tip = relax_default if relax_tip is None else bool(relax_tip)
     relax_slab = relax_default if relax_slab is None else bool(relax_slab)
-    name = check_campaign_name(name or default_campaign_name(surface, tip, site, site_index, code, str(merged.get("name", "custom"))))
+    name = check_campaign_name(where.name or default_campaign_name(surface, tip, site, site_index, code, str(merged.get("name", "custom"))))
 
     relax = _relax_points(surface, tip, code, merged, relax_tip, relax_slab)
     relaxed_from = {role: p.fingerprint for role, p in relax.items()}
@@ -338,14 +321,14 @@ def add_distance_scan(
         "surface": surface.as_dict(), "tip": tip.as_dict(), "site": site, "site_index": site_index,
         "distances_A": dists, "configs": configs, "code": code, "preset": merged,
         "warm_start": warm, "relax_tip": relax_tip, "relax_slab": relax_slab, "d0_A": d0_A,
-        "vacuum_above_tip_A": vacuum_above_tip_A, "walltime_s": walltime_s,
+        "vacuum_above_tip_A": vacuum_above_tip_A, "walltime_s": where.walltime_s,
         "junction_options": dict(junction_options or {}),
     }
-    with open_launchpad(launchpad, project_dir) as handle:
+    with open_launchpad(where.launchpad, where.project_dir) as handle:
         report = AddReport(name, "distance_scan", handle.describe())
         existing = existing_fingerprints(handle, [p.fingerprint for p in all_points], name)
         fws: dict[str, Any] = {}
-        kw = {"campaign": name, "code": code, "preset": merged, "project_dir": handle.project_dir, "walltime_s": walltime_s}
+        kw = {"campaign": name, "code": code, "preset": merged, "project_dir": handle.project_dir, "walltime_s": where.walltime_s}
         for role, point in relax.items():
             if point.fingerprint in existing:
                 report.existing.append({**point.summary(), "state": existing[point.fingerprint]})
@@ -374,8 +357,8 @@ def add_distance_scan(
                 previous = fw if warm else None
         point_fws = list(fws.values())
         campaign_exists = handle.db["tipsurf_campaigns"].find_one({"name": name}) is not None
-        if analysis and (point_fws or not campaign_exists):
+        if where.analysis and (point_fws or not campaign_exists):
             point_parents = [fws[p.fingerprint] for chain in chains.values() for p in chain if p.fingerprint in fws]
-            point_fws.append(analysis_firework(name, analysis, {"d0_A": d0_A}, point_parents, PAIR_FILTER))
+            point_fws.append(analysis_firework(name, where.analysis, {"d0_A": d0_A}, point_parents, PAIR_FILTER))
             report.analysis_added = True
         return submit_workflow(handle, report, point_fws, inputs, all_points, {"kind": "distance_scan"})

@@ -30,7 +30,7 @@ from typing import Any
 from custodian.custodian import ErrorHandler
 
 from tipsurf.atomic import write_json_atomic
-from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_OUTPUT
+from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_OUTPUT, PW_STDERR
 from tipsurf.engines.qe.outcome import OUT_OF_TIME, RunOutcome, read_outcome
 from tipsurf.engines.qe.pw_input import PwInput, apply_actions, read_pw_input, set_action
 
@@ -49,8 +49,6 @@ DIAGONALIZATION_SEQUENCE = ["david", "cg", "ppcg"]
 
 _DIAG_ROUTINES = re.compile(r"^(c|r)diag|egterg|^ppcg|^paro|^cg_|^ccgdiagg|^rcgdiagg|^h_psi", re.I)
 _DIAG_MESSAGES = re.compile(r"S matrix not positive definite|cholesky|eigenvectors failed|not orthogonal", re.I)
-#: Where pw.x's standard error goes (:class:`tipsurf.engines.qe.job.PwJob`).
-PW_STDERR = "pw.err"
 
 
 def is_diagonalization_error(routine: str, message: str) -> bool:

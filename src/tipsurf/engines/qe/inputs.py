@@ -25,6 +25,8 @@ from tipsurf.structures.checks import fixed_indices
 MOMENT_DECIMALS_MUB = 3
 PW_INPUT = "pw.in"
 PW_OUTPUT = "pw.out"
+#: Where pw.x's standard error goes (:class:`tipsurf.engines.qe.job.PwJob`).
+PW_STDERR = "pw.err"
 PREFIX = "pwscf"
 OUTDIR = "out"
 NAMELIST_ORDER = ("control", "system", "electrons", "ions", "cell")

@@ -18,13 +18,12 @@ from custodian.custodian import Custodian, ErrorHandler, Job
 from tipsurf.atomic import write_json_atomic
 from tipsurf.concurrency import STOP_REQUESTED, register_child, released, stop_children
 from tipsurf.engines.qe.handlers import WalltimeHandler, default_handlers, mark_run_start
-from tipsurf.engines.qe.inputs import PW_INPUT, PW_OUTPUT
+from tipsurf.engines.qe.inputs import PW_INPUT, PW_OUTPUT, PW_STDERR
 from tipsurf.engines.qe.pw_input import attempt_path
 from tipsurf.errors import CalculationFailedError, ProgramNotFoundError, RunInterrupted
 
 logging.getLogger("custodian").addHandler(logging.NullHandler())
 
-PW_STDERR = "pw.err"
 CORRECTIONS_FILE = "tipsurf_corrections.json"
 
 
