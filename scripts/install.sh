@@ -18,7 +18,7 @@ fi
 
 PY=${PYTHON:-python3}
 here="$(pwd)/src/tipsurf"
-installed="$("$PY" -c "import tipsurf, pytest, os; print(os.path.dirname(os.path.realpath(tipsurf.__file__)))" 2>/dev/null || true)"
+installed="$("$PY" -c "import tipsurf, pytest, xdist, os; print(os.path.dirname(os.path.realpath(tipsurf.__file__)))" 2>/dev/null || true)"
 # (re)install when missing, or when the importable tipsurf is another checkout's
 if [ "$installed" != "$(realpath "$here")" ] || [ "${TIPSURF_REINSTALL:-0}" = 1 ]; then
     echo "tipsurf setup: installing the tipsurf Python package and its dependencies"

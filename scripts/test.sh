@@ -4,4 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export OMP_NUM_THREADS=1
-exec python3 -m pytest tests -q "$@"
+# Two pytest workers (pytest-xdist), one per core: pw.x runs serially, so the pw.x tests of one
+# module run beside another module's; --dist loadscope keeps a module's shared runs on one worker.
+# TIPSURF_TEST_WORKERS=0 runs everything in this process.
+exec python3 -m pytest tests -q -n "${TIPSURF_TEST_WORKERS:-2}" --dist loadscope --durations=15 "$@"
