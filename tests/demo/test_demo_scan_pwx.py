@@ -75,6 +75,7 @@ def test_demo_finishes_every_point_converged_and_writes_its_report(demo_run: dic
         assert record["converged"] and record["extra"]["parameters"]["conv_thr_Ry"] <= 1e-6
         assert record["extra"]["parameters"]["kpoint_mesh"] == mesh  # --quick: the model's 2x2 mesh
         assert record["extra"]["physics_settings"]["control.gate"] == ".true."  # point symmetry kept
+        assert record["extra"]["physics_settings"]["electrons.tqr"] == ".true."  # augmentation in real space
     assert {r["d_A"] for r in demo_run["table"]["rows"] if r["valid"]} == set(distances)
 
 

@@ -74,3 +74,20 @@ def test_which_keys_enter_the_fingerprint_is_data() -> None:
     physical = input_set("qe").fingerprinted(preset)
     assert not {"name", "description", "code", "pseudopotentials", "scf_recovery", "relax_parts_before_scan"} & set(physical)
     assert physical["ecutwfc_Ry"] == preset["ecutwfc_Ry"] and "kpoints" in physical
+
+
+def test_real_space_augmentation_is_pw_tqr_and_a_physics_setting(tmp_path: Path) -> None:
+    from tipsurf.engines.qe.inputs import physics_settings, render_namelists
+
+    atoms = Atoms("Fe2", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=[2.85] * 3, pbc=True)
+    atoms.set_initial_magnetic_moments([2.0, 2.0])
+    split = split_species(atoms, {"Fe": "Fe.UPF"}, {"Fe": 8.0})
+    on = input_set("qe").resolve({"code": "qe", "real_space_augmentation": True})
+    off = input_set("qe").resolve({"code": "qe"})
+    namelists_on, _ = build_namelists(atoms, on, split, (6, 7), pseudo_dir=Path("."))
+    namelists_off, _ = build_namelists(atoms, off, split, (6, 7), pseudo_dir=Path("."))
+    assert namelists_on["electrons"]["tqr"] is True and "tqr" not in namelists_off["electrons"]
+    (tmp_path / "pw.in").write_text(render_namelists(namelists_on))
+    assert physics_settings(tmp_path / "pw.in")["electrons.tqr"] == ".true."  # p/ap pairs must agree on it
+    assert input_set("qe").fingerprinted(on)["real_space_augmentation"] is True
+    assert load_preset("demo")["real_space_augmentation"] is True

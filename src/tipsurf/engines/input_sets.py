@@ -172,6 +172,8 @@ _QE: dict[str, Key] = {
     "vdw_corr": Key(_text, "pw.x vdw_corr (dft-d3, ...)"),
     "slab_vacuum_A": Key(_number(), "smallest gap along c that counts as vacuum (Å)", 5.0),
     "dipole_keeps_symmetry": Key(_flag, "keep the z-preserving point operations beside the dipole field", False),
+    "real_space_augmentation": Key(_flag, "pw.x tqr: augmentation charges in real space (faster; test it on the model)",
+                                   False),
     "extra": Key(_mapping_of(_mapping_of(None), PW_NAMELISTS), "raw pw.x settings {namelist: {key: value}}, applied last"),
     "scf_recovery": Key(_recovery, "recovery steps for an unconverged SCF (engines/qe/handlers.py)",
                         fingerprinted=False),

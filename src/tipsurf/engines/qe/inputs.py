@@ -224,6 +224,8 @@ def build_namelists(
         "electron_maxstep": int(preset.get("electron_maxstep", 100)),
         "diagonalization": preset.get("diagonalization", "david"),
     }
+    if preset.get("real_space_augmentation"):
+        electrons["tqr"] = True  # ultrasoft/PAW augmentation charges in real space (addusdens, newd)
     namelists = {"control": control, "system": system, "electrons": electrons}
     if calculation == "relax":
         namelists["ions"] = {}
@@ -289,6 +291,7 @@ PHYSICS_KEYS: dict[str, tuple[str, ...]] = {
                "constrained_magnetization", "lambda", "lda_plus_u", "vdw_corr", "input_dft", "edir", "emaxpos", "eopreg",
                "zgate", "tot_charge"),
     "control": ("tefield", "dipfield", "gate"),
+    "electrons": ("tqr",),
 }
 
 
