@@ -20,7 +20,7 @@ Usage::
     python benchmarks/bench_warm_cold.py                 # demo model and preset if tipsurf ships them
     python benchmarks/bench_warm_cold.py --distances 4.0,4.5,5.0,5.5 --configs p --kmesh 2 2 1
     # the warm scan is a finished 'tipsurf demo -o OUT' (same model and preset): cold scan only
-    python benchmarks/bench_warm_cold.py --model demo --warm-project OUT/project --distances 5.0
+    python benchmarks/bench_warm_cold.py --model demo --warm-project OUT --distances 5.0
 
 The machine may be shared: the 1-minute load average is printed with each scan.
 Expected time: several minutes of pw.x per scan (two scans).
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the cold and the warm scan at the same time (two processes)")
     parser.add_argument("--keep", action="store_true", help="keep the two project folders")
     parser.add_argument("--warm-project", type=Path,
-                        help="a project with the warm scan already run (e.g. tipsurf demo -o OUT: OUT/project); "
+                        help="a project with the warm scan already run (e.g. the folder of tipsurf demo -o OUT); "
                              "only the cold scan runs, on --distances (default: all of the model's)")
     parser.add_argument("--warm-name", help="the warm scan's campaign name in --warm-project (default: its only scan)")
     parser.add_argument("--pseudos", choices=("shared", "generated"), default="shared",
@@ -261,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     if setup is None:
         setup = tiny_setup() if args.model == "tiny" else fallback_setup(args.kmesh)
     if args.distances:
+        if args.warm_project:  # the cold points in the warm scan's cell (set by its largest distance)
+            from tipsurf.workflows.scan import parse_distances
+
+            setup.setdefault("scan_kwargs", {})["scan_d_max_A"] = max(parse_distances(setup["distances"]))
         setup["distances"] = args.distances
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     print(f"model: {setup.get('source', 'tipsurf demo scan')}; distances {setup['distances']}; configs {configs}")

@@ -217,3 +217,19 @@ def test_the_workflow_runs_the_analysis_its_caller_names(tmp_path: Path, pseudo_
     assert resolve_callable(dotted_name(parse_distances)) is parse_distances
     with pytest.raises(InputError):
         dotted_name(lambda records: records)
+
+
+def test_scan_d_max_puts_a_partial_scan_in_the_full_scans_cell(tmp_path: Path, pseudo_env) -> None:
+    full = add_distance_scan(distances="4.5,5.0", configs=["p"], name="full", warm_start=False,
+                             project_dir=tmp_path / "a", **tiny_scan_kwargs())
+    part = add_distance_scan(distances="4.5", configs=["p"], name="part", warm_start=False, scan_d_max_A=5.0,
+                             project_dir=tmp_path / "b", **tiny_scan_kwargs())
+    alone = add_distance_scan(distances="4.5", configs=["p"], name="alone", warm_start=False,
+                              project_dir=tmp_path / "c", **tiny_scan_kwargs())
+    at_45 = {p["fingerprint"] for p in full.added if p["metadata"].get("distance_A") == 4.5}
+    assert {p["fingerprint"] for p in part.added if p["metadata"].get("distance_A") == 4.5} == at_45
+    assert {p["fingerprint"] for p in alone.added if p["metadata"].get("distance_A") == 4.5}.isdisjoint(at_45)
+    with pytest.raises(InputError, match="below the scan's largest distance"):
+        add_distance_scan(distances="4.5,5.0", configs=["p"], name="bad", scan_d_max_A=4.8,
+                          project_dir=tmp_path / "d", **tiny_scan_kwargs())
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").rglob("*.json"))

@@ -177,17 +177,18 @@ def plan_scan_points(
     relaxed_from: dict[str, str] | None = None,
     junction_options: dict[str, Any] | None = None,
     fragments: dict[str, Point] | None = None,
+    scan_d_max_A: float | None = None,
 ) -> dict[str, list[Point]]:
     """Points of every configuration, farthest first, with their warm-start neighbours.
 
-    All points share one cell and slab position (``scan_d_max_A`` = the largest distance);
+    All points share one cell and slab position (``scan_d_max_A``, default the largest distance);
     ``junction_options`` are further :class:`JunctionSpec` fields.  With ``fragments`` (from
     :func:`plan_fragments`) every point starts from them.
     """
     from tipsurf.structures.specs import JunctionSpec
 
     chains: dict[str, list[Point]] = {}
-    d_max = max(distances)
+    d_max = max(distances) if scan_d_max_A is None else float(scan_d_max_A)
     starts = {role: p.fingerprint for role, p in (fragments or {}).items()}
     for config in configs:
         chain: list[Point] = []
@@ -251,6 +252,7 @@ def add_distance_scan(
     relax_slab: bool | None = None,
     d0_A: float = 5.0,
     junction_options: dict[str, Any] | None = None,
+    scan_d_max_A: float | None = None,
     **submission: Any,
 ) -> AddReport:
     """Add a tip-surface distance scan to the launchpad (without running it).
@@ -279,6 +281,9 @@ def add_distance_scan(
         Reference distance of Δd = d − d0 in the analysis table.
     junction_options
         Further :class:`~tipsurf.structures.specs.JunctionSpec` fields.
+    scan_d_max_A
+        The distance that sets the scan's shared cell and slab position (default: the largest
+        distance); give the larger one of an earlier scan to add points in its cell (Å).
     **submission
         The fields of :class:`~tipsurf.workflows.common.Submission`: ``name`` (default from
         tip, surface, site, code and preset), ``walltime_s``, ``launchpad``, ``project_dir``,
@@ -296,6 +301,10 @@ def add_distance_scan(
     (where,) = split_keywords("add_distance_scan", submission, Submission)
     surface, tip = _as_spec(surface, "mn-w110"), _as_spec(tip, "tip")
     dists = parse_distances(distances)
+    d_max_A = max(dists) if scan_d_max_A is None else float(scan_d_max_A)
+    if d_max_A < max(dists) - 1e-9:
+        raise InputError(f"scan_d_max_A {d_max_A:g} A is below the scan's largest distance {max(dists):g} A; "
+                         "give at least the largest distance (or leave it out)")
     configs = list(configs)
     bad = [c for c in configs if c not in DEFAULT_CONFIGS]
     if bad or not configs or len(set(configs)) != len(configs):
@@ -314,15 +323,16 @@ def add_distance_scan(
     relaxed_from = {role: p.fingerprint for role, p in relax.items()}
     geometry = {"site_index": site_index, "vacuum_above_tip_A": vacuum_above_tip_A, "relaxed_from": relaxed_from,
                 "junction_options": junction_options}
-    fragments = plan_fragments(surface, tip, site, max(dists), code, merged, **geometry) if warm and code == "qe" else {}
-    chains = plan_scan_points(surface, tip, site, dists, configs, code, merged, warm_start=warm, fragments=fragments, **geometry)
+    fragments = plan_fragments(surface, tip, site, d_max_A, code, merged, **geometry) if warm and code == "qe" else {}
+    chains = plan_scan_points(surface, tip, site, dists, configs, code, merged, warm_start=warm, fragments=fragments,
+                              scan_d_max_A=d_max_A, **geometry)
     all_points = [*relax.values(), *fragments.values(), *(p for chain in chains.values() for p in chain)]
     inputs = {
         "surface": surface.as_dict(), "tip": tip.as_dict(), "site": site, "site_index": site_index,
         "distances_A": dists, "configs": configs, "code": code, "preset": merged,
         "warm_start": warm, "relax_tip": relax_tip, "relax_slab": relax_slab, "d0_A": d0_A,
         "vacuum_above_tip_A": vacuum_above_tip_A, "walltime_s": where.walltime_s,
-        "junction_options": dict(junction_options or {}),
+        "junction_options": dict(junction_options or {}), "scan_d_max_A": d_max_A,
     }
     with open_launchpad(where.launchpad, where.project_dir) as handle:
         report = AddReport(name, "distance_scan", handle.describe())
