@@ -238,6 +238,19 @@ def scf_errors_Ry(text: str) -> list[float]:
     return [float(x) for x in re.findall(r"estimated scf accuracy\s+<\s+(\S+)\s+Ry", text)]
 
 
+#: pw.x's header of each SCF cycle (one per ionic step of a relaxation).
+SCF_CYCLE_START = "Self-consistent Calculation"
+
+
+def current_scf_errors_Ry(text: str) -> list[float]:
+    """The SCF accuracies of the cycle pw.x is in: after its last ``Self-consistent Calculation``.
+
+    A relaxation runs one SCF cycle per ionic step, each starting far above the last one's end;
+    judging their iterations together would call a healthy relaxation stuck.
+    """
+    return scf_errors_Ry(text[text.rfind(SCF_CYCLE_START):] if SCF_CYCLE_START in text else text)
+
+
 class ScfStagnationHandler(ScfConvergenceHandler):
     """Monitor: an SCF that stopped improving is stopped and the next recovery step taken.
 
@@ -259,8 +272,8 @@ class ScfStagnationHandler(ScfConvergenceHandler):
         self.stuck_at: tuple[int, float] | None = None
 
     def check(self, directory: str = "./") -> bool:
-        """True if the best SCF accuracy of the last ``window`` iterations did not improve enough."""
-        errors = scf_errors_Ry(self._output(directory))
+        """True if the best SCF accuracy of the current cycle's last ``window`` iterations did not improve enough."""
+        errors = current_scf_errors_Ry(self._output(directory))
         if len(errors) <= self.window:
             return False
         before, recent = min(errors[: -self.window]), min(errors[-self.window :])
