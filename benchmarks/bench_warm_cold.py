@@ -224,8 +224,10 @@ def report(warm: dict[str, Any], cold: dict[str, Any], configs: list[str]) -> bo
     print(f"{'cold':<6} {tot['cold']:>14d} {tot['cold_rest']:>19d} {cold['wall_s']:>22.1f} {cold['load']:>8.2f}")
     print(f"{'warm':<6} {tot['warm']:>14d} {tot['warm_rest']:>19d} {warm['wall_s']:>22.1f} {warm['load']:>8.2f}")
     print()
-    print(f"warm/cold SCF iterations: {ratio:.2f} (all points), {ratio_rest:.2f} (excluding the first point of "
-          f"each chain, cold in both); target <= 0.5")
+    points_warm = tot["warm"] - sum(rec.get("n_scf") or 0 for rec in fragments)
+    print(f"warm/cold SCF iterations: {ratio:.2f} (all points, the fragments counted in warm), "
+          f"{points_warm / tot['cold'] if tot['cold'] else float('nan'):.2f} (the points alone), "
+          f"{ratio_rest:.2f} (excluding the first point of each chain); target <= 0.5")
     print(f"warm/cold wall time: {warm['wall_s'] / cold['wall_s']:.2f}")
     print(f"largest |E_warm - E_cold|: {max_dE:.3f} meV; target <= 1 meV")
     return all_ok
@@ -286,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {"cold": out[0], "warm": reused or out[1]}
     if reused:
         cold_keys = set(by_point(out[0]["records"]))
-        results["warm"] = {**reused, "records": [r for r in reused["records"] if _point_key(r) in cold_keys or _point_key(r) is None]}
+        kept = [r for r in reused["records"] if _point_key(r) in cold_keys or _point_key(r) is None]
+        results["warm"] = {**reused, "records": kept, "wall_s": float(sum(r.get("walltime_s") or 0.0 for r in kept))}
         print(f"warm scan: '{reused['reused']}' in {args.warm_project} (already run; its wall time is the sum of "
               "its points' pw.x wall times, fragments included)")
     print(f"scans run {'at the same time' if args.parallel else 'one after the other'}")
