@@ -233,3 +233,14 @@ def test_scan_d_max_puts_a_partial_scan_in_the_full_scans_cell(tmp_path: Path, p
         add_distance_scan(distances="4.5,5.0", configs=["p"], name="bad", scan_d_max_A=4.8,
                           project_dir=tmp_path / "d", **tiny_scan_kwargs())
     assert not (tmp_path / "d").exists() or not any((tmp_path / "d").rglob("*.json"))
+
+
+def test_an_unknown_campaign_keyword_is_named(tmp_path: Path) -> None:
+    from tipsurf.workflows.adsorbates import add_adsorbate_campaign as add_ads
+    from tipsurf.workflows.scan import add_distance_scan as add_scan
+
+    with pytest.raises(TypeError, match="unexpected keyword.s. walltime; .*walltime_s"):
+        add_scan(None, None, "top", "5.0", walltime=60, project_dir=tmp_path)
+    with pytest.raises(TypeError, match="unexpected keyword.s. specie; .*species"):
+        add_ads(specie=["Ti"], project_dir=tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before anything is written

@@ -112,7 +112,8 @@ def split_keywords(function: str, keywords: dict[str, Any], *kinds: type) -> lis
     unknown = sorted(set(keywords) - set().union(*names))
     if unknown:
         accepted = ", ".join(sorted(set().union(*names)))
-        raise TypeError(f"{function}() got unexpected keyword(s) {', '.join(unknown)}; it takes {accepted}")
+        raise TypeError(f"{function}() got unexpected keyword(s) {', '.join(unknown)}; besides its named "
+                        f"parameters it takes {accepted}")
     return [kind(**{k: v for k, v in keywords.items() if k in n}) for kind, n in zip(kinds, names)]
 
 
