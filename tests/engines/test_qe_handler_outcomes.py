@@ -140,3 +140,22 @@ def test_a_relaxation_out_of_ionic_steps_is_no_scf_failure(refdata_dir: Path, tm
     result = read_outcome(folder, "pw.out")
     assert result.outcome == NOT_CONVERGED and result.xml.opt_converged is False and not result.scf_not_converged
     assert _fired(folder) == [] and not WalltimeHandler().check(str(folder))
+
+
+def test_a_stop_at_max_seconds_after_a_converged_scf_is_out_of_time(refdata_dir: Path, tmp_path: Path) -> None:
+    """pw.x checks max_seconds right after the SCF: it stops there (exit 255) before the forces.
+
+    Seen in CI: the resumed allocation converged its SCF as the budget ran out; read as converged,
+    the point was taken without forces and without the wall-time correction on record.
+    """
+    folder = _v66_folder(refdata_dir, tmp_path / "late")
+    text = (folder / "pw.out").read_text()
+    cut = text.index("convergence has been achieved in   4 iterations")
+    stop = "convergence has been achieved in   4 iterations\n\n     Maximum CPU time exceeded\n\n     max_seconds     =       9.00\n"
+    (folder / "pw.out").write_text(text[:cut] + stop + text[text.index("     PWSCF        :"):])
+    result = read_outcome(folder, "pw.out")
+    assert result.xml is not None and result.xml.converged  # the XML pw.x writes at the stop says the SCF converged ...
+    assert result.outcome == OUT_OF_TIME and _fired(folder) == ["WalltimeHandler"]  # ... the run is still out of time
+    from tipsurf.engines.qe.result import read_result
+    record = read_result(folder)
+    assert not record.converged and record.energy_eV is None  # and no number that looks final

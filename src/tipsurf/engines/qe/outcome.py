@@ -45,18 +45,19 @@ def classify_outcome(text: PwOutput | None, xml: PwXml | None = None) -> str:
     -------
     str
         ``crashed``: an error block, or the output stops before the run ended without a final
-        "convergence NOT achieved" (killed, or still running); ``converged``: SCF and, for a
-        relaxation, the ionic minimisation converged (by the XML when there is one; exactly
-        when the result record says ``converged``); ``out of time``: otherwise stopped at
-        ``max_seconds`` (a clean stop to resume from); ``not converged``: the rest (the run
-        ended, or pw.x stopped on an unconverged SCF).
+        "convergence NOT achieved" (killed, or still running); ``out of time``: stopped at
+        ``max_seconds`` (a clean stop to resume from; pw.x's exit code 255), also when the SCF
+        had converged just before — pw.x then stops before the forces and the ionic step;
+        ``converged``: SCF and, for a relaxation, the ionic minimisation converged (by the XML
+        when there is one; exactly when the result record says ``converged``); ``not
+        converged``: the rest (the run ended, or pw.x stopped on an unconverged SCF).
     """
     if text is None or text.errors:
         return CRASHED
+    if text.max_time_exceeded:  # before the SCF verdict: a stop after a converged SCF skips the forces
+        return OUT_OF_TIME
     if xml.converged if xml is not None else text.converged:
         return CONVERGED
-    if text.max_time_exceeded:
-        return OUT_OF_TIME
     if xml is not None or text.end_stamp or text.job_done or text.scf_verdict == "not achieved":
         return NOT_CONVERGED
     return CRASHED
@@ -70,7 +71,7 @@ def with_xml(text: PwOutput, xml: PwXml | None) -> PwOutput:
     """
     if xml is None:
         return text
-    converged = xml.converged and not text.errors
+    converged = xml.converged and not text.errors and not text.max_time_exceeded
     return replace(
         text,
         converged=converged,

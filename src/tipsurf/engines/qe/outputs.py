@@ -198,7 +198,7 @@ def parse_pw_text(text: str, *, strict: bool = True) -> PwOutput:
     return PwOutput(
         code_version=version.group(1),
         n_atoms=int(nat.group(1)) if nat else None,
-        converged=final_conv and not errors and ionic_converged is not False,
+        converged=final_conv and not errors and ionic_converged is not False and not max_time,
         n_scf=n_scf,
         energy_eV=_f(finals[-1]) * RY_TO_EV if (finals and final_conv and ionic_converged is not False) else None,
         last_scf_energy_eV=_f(energies[-1]) * RY_TO_EV if energies else None,
