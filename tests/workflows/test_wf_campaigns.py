@@ -134,7 +134,16 @@ def test_adsorbate_campaign_structure(tmp_path: Path, pseudo_library_env) -> Non
     docs = _fireworks(tmp_path)
     calcs = [d for d in docs.values() if d["spec"][SPEC_ROLE] != "analysis"]
     analysis = [d for d in docs.values() if d["spec"][SPEC_ROLE] == "analysis"][0]
-    assert all(d["state"] == "READY" for d in calcs)
+    # slabs and H2 start at once; each adsorbate waits for the relaxed slab of its thickness
+    slab_of = {d["spec"][SPEC_POINT]["mgo_layers"]: d for d in calcs if d["spec"][SPEC_ROLE] == "slab"}
+    for d in calcs:
+        role, task = d["spec"][SPEC_ROLE], d["spec"]["_tasks"][0]
+        if role == "adsorbate":
+            slab = slab_of[d["spec"][SPEC_POINT]["mgo_layers"]]
+            assert d["state"] == "WAITING" and d["fw_id"] in slab["children"]
+            assert task["relaxed_from"] == {"surface": slab["spec"][SPEC_FINGERPRINT]}
+        else:
+            assert d["state"] == "READY" and not task["relaxed_from"]
     assert {c["fw_id"] for c in calcs} == set(
         fw_id for fw_id, d in docs.items() if analysis["fw_id"] in d["children"])
     assert all(d["spec"]["_tasks"][0]["calculation"] == "relax" for d in calcs)

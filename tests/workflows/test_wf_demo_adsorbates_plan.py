@@ -56,3 +56,40 @@ def test_default_model_campaign(generated_env: Path) -> None:
         assert atoms.info["ag_layers"] == 2 and atoms.info["mgo_layers"] == 2 and atoms.info["size"] == 1
     again = add_demo_campaign(model, None, generated_env)
     assert not again.added and len(again.existing) == 8
+
+
+def test_adsorbates_wait_for_the_relaxed_slab_and_sit_on_it(generated_env: Path) -> None:
+    """The adsorbate points follow the bare slab's relaxation and are built on its final positions."""
+    import numpy as np
+
+    from tipsurf.cli.demo_adsorbates import add_demo_campaign, load_adsorbate_model
+    from tipsurf.structures.specs import MgOAg100Spec
+    from tipsurf.workflows.launchpad import open_launchpad
+    from tipsurf.workflows.tasks import build_atoms
+
+    add_demo_campaign(load_adsorbate_model(), None, generated_env)
+    with open_launchpad(None, generated_env) as handle:
+        docs = {d["fw_id"]: d for d in handle.db["fireworks"].find({})}
+        links = handle.lp.workflows.find_one({})["links"]
+    tasks = {i: d["spec"]["_tasks"][0] for i, d in docs.items() if d["spec"]["_tasks"][0].get("calculation")}
+    (slab_id,) = [i for i, t in tasks.items() if t["spec"]["kind"] == "mgo-ag100"]
+    ads_ids = {i for i, t in tasks.items() if t["spec"]["kind"] == "adsorbate"}
+    assert set(links[str(slab_id)]) >= ads_ids  # every adsorbate is a child of the slab ...
+    assert all(tasks[i]["relaxed_from"] == {"surface": tasks[slab_id]["fingerprint"]} for i in ads_ids)
+    (h2_id,) = [i for i, t in tasks.items() if t["spec"]["kind"] == "molecule"]
+    assert h2_id not in links[str(slab_id)] and not tasks[h2_id]["relaxed_from"]  # ... H2 is not
+    # a relaxation that raised the top MgO plane by 0.3 A: the adsorbate keeps its height over the new plane
+    ads_spec = next(tasks[i]["spec"] for i in ads_ids if tasks[i]["spec"]["species"] == "TiH2")
+    slab = MgOAg100Spec.from_dict(ads_spec["slab"]).build()
+    top = np.abs(slab.positions[:, 2] - slab.info["surface_z_A"]) < 0.1
+    moved = slab.positions.copy()
+    moved[top, 2] += 0.3
+    record = {"converged": True, "positions_A": moved.tolist(), "symbols": slab.get_chemical_symbols()}
+    on_relaxed = build_atoms(ads_spec, {"surface": record})
+    as_built = build_atoms(ads_spec)
+    ti = as_built.info["ti_index"]
+    assert np.allclose(on_relaxed.positions[: len(slab)], moved)
+    assert on_relaxed.positions[ti, 2] - as_built.positions[ti, 2] == pytest.approx(0.3)
+    assert on_relaxed.get_chemical_symbols() == as_built.get_chemical_symbols()
+    fixed = lambda atoms: sorted(int(i) for c in atoms.constraints for i in c.get_indices())  # noqa: E731
+    assert fixed(on_relaxed) == fixed(as_built)

@@ -24,7 +24,7 @@ from tipsurf.engines.vasp import VaspEngine
 from tipsurf.errors import ConfigurationError, InputError
 from tipsurf.workflows import store
 from tipsurf.api.campaigns import add_adsorbate_campaign
-from tipsurf.workflows.common import SPEC_FINGERPRINT, SPEC_POINT, SPEC_ROLE
+from tipsurf.workflows.common import SPEC_FINGERPRINT, SPEC_POINT, SPEC_ROLE, derived_fingerprint
 from tipsurf.workflows.launchpad import open_launchpad
 from tipsurf.workflows.tasks import build_atoms
 
@@ -83,11 +83,15 @@ def _calc_fireworks(project: Path) -> dict[str, dict[str, Any]]:
 
 
 def _written(doc: dict[str, Any], folder: Path) -> tuple[Atoms, Incar, Poscar]:
-    """Write the point's inputs as its CalcTask does; the fingerprint must be the planned one."""
+    """Write the point's inputs as its CalcTask does; the fingerprint must be the planned one.
+
+    An adsorbate point waits for the relaxed slab (``relaxed_from``); its inputs are written here
+    on the as-built slab, whose fingerprint with the slab's is the planned one.
+    """
     task = doc["spec"]["_tasks"][0]
     atoms = build_atoms(task["spec"])
     prepared = VaspEngine().write_inputs(atoms, task["preset"], folder, calculation=task["calculation"])
-    assert prepared.fingerprint == task["fingerprint"] == doc["spec"][SPEC_FINGERPRINT]
+    assert derived_fingerprint(prepared.fingerprint, task["relaxed_from"]) == task["fingerprint"] == doc["spec"][SPEC_FINGERPRINT]
     return atoms, Incar.from_file(folder / "INCAR"), Poscar.from_file(folder / "POSCAR")
 
 
@@ -133,7 +137,9 @@ def test_vasp_campaign_adds_complete_inputs_for_every_point(tmp_path: Path, tio_
     assert len(report.added) == 3 * 2 + 1 + 1 and report.analysis_added  # TiHx x sites, slab, H2
     docs = _calc_fireworks(tmp_path / "project")
     assert sorted(d["spec"][SPEC_ROLE] for d in docs.values()) == ["adsorbate"] * 6 + ["reference", "slab"]
-    assert all(d["state"] == "READY" and d["spec"]["_tasks"][0]["code"] == "vasp" for d in docs.values())
+    assert all(d["spec"]["_tasks"][0]["code"] == "vasp" for d in docs.values())
+    # the slab and H2 can start; the adsorbates wait for the slab's relaxation, on which they are built
+    assert {d["spec"][SPEC_ROLE]: d["state"] for d in docs.values()} == {"slab": "READY", "reference": "READY", "adsorbate": "WAITING"}
     for k, (label, doc) in enumerate(sorted(docs.items())):
         folder = tmp_path / f"point{k}"
         atoms, incar, poscar = _written(doc, folder)

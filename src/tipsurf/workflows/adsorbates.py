@@ -2,12 +2,16 @@
 
 Graph (one workflow)::
 
-    [TiHx / site / n_MgO relax] -> [post-steps]  \\
-    [bare slab n_MgO relax]                        >-> [analysis: energies for ΔG(x; Δμ_H)]
-    [H2 molecule relax]                           /
+    [bare slab n_MgO relax] -> [TiHx / site / n_MgO relax] -> [post-steps]  \\
+                             \\-> [post-steps]                              >-> [analysis: ΔG(x; Δμ_H)]
+    [H2 molecule relax]                                                     /
 
-Every calculation is independent (they all run in parallel); relaxations by default, with the
-adsorbate and the upper slab free as the structure builder constrains them.  Post-steps make
+Relaxations by default, with the adsorbate and the upper slab free as the structure builder
+constrains them.  The adsorbates are placed on the *relaxed* bare slab of their thickness
+(``on_relaxed_slab``, the reference protocol): they wait for it, and then every adsorbate and
+the slab reference share one substrate geometry.  Measured on the demo model (1x1, 2 ML MgO on
+2 Ag): on the unrelaxed slab the top MgO plane rose 0.26-0.44 A under TiH2 and its relaxation
+had not converged after 17 BFGS steps.  The points of one thickness run in parallel.  Post-steps make
 what Bader and the vacuum-LDOS polarization need: QE — total and spin density cubes with
 pp.x (the engine's :func:`tipsurf.engines.qe.pp.qe_density_cubes`); VASP — CHGCAR, AECCAR0 and AECCAR2
 are written by the run itself: the campaign sets ``LCHARG`` and ``LAECHG`` in the preset's
@@ -34,7 +38,7 @@ from typing import Any, Sequence
 
 from tipsurf.errors import InputError
 from tipsurf.workflows.common import (
-    AddReport, Point, Submission, analysis_firework, calc_firework, check_campaign_name,
+    AddReport, Point, Submission, analysis_firework, calc_firework, check_campaign_name, derived_fingerprint,
     existing_fingerprints, planned_fingerprint, split_keywords, submit_workflow)
 from tipsurf.workflows.launchpad import open_launchpad
 
@@ -75,6 +79,10 @@ class AdsorbateGrid:
         8.30 A; ``size=1`` only on request) and ``a_A`` the preset's ``ag_lattice_constant_A``.
     relax
         Relax (default) or single points.
+    on_relaxed_slab
+        With ``relax``: build each adsorbate on the relaxed bare slab of its thickness (default;
+        the adsorbate points then follow the slab point).  False: every point from the
+        as-built slab, all in parallel.
     h2_box_A
         Edge of the cubic box of the H2 reference (Angstrom).
     """
@@ -84,6 +92,7 @@ class AdsorbateGrid:
     mgo_layers: Sequence[int] = DEFAULT_MGO_LAYERS
     slab_options: dict[str, Any] = field(default_factory=dict)
     relax: bool = True
+    on_relaxed_slab: bool = True
     h2_box_A: float = 12.0
 
     def check(self) -> None:
@@ -106,7 +115,8 @@ class AdsorbateGrid:
         """The grid as the campaign's stored inputs keep it."""
         return {"species": list(self.species), "sites": list(self.sites),
                 "mgo_layers": [int(n) for n in self.mgo_layers], "slab_options": dict(self.slab_options or {}),
-                "relax": bool(self.relax), "h2_box_A": float(self.h2_box_A)}
+                "relax": bool(self.relax), "on_relaxed_slab": bool(self.on_relaxed_slab),
+                "h2_box_A": float(self.h2_box_A)}
 
 
 #: INCAR flags the VASP campaign needs: CHGCAR and the AECCAR0/AECCAR2 core references for Bader.
@@ -192,9 +202,11 @@ def plan_adsorbate_points(code: str, preset: dict[str, Any], grid: AdsorbateGrid
         for site in grid.sites:
             for sp in grid.species:
                 spec = AdsorbateSpec(species=sp, site=site, slab=slab)
-                fp = planned_fingerprint(spec.build(), code, preset, calculation)
+                relaxed_from = {"surface": fp} if grid.relax and grid.on_relaxed_slab else {}
+                ads_fp = derived_fingerprint(planned_fingerprint(spec.build(), code, preset, calculation), relaxed_from)
                 meta = {"role": "adsorbate", "species": sp, "site": site, "mgo_layers": int(n)}
-                points.append(Point(fp, spec.as_dict(), spec.label(), meta, calculation, "adsorbate", post_steps=list(post)))
+                points.append(Point(ads_fp, spec.as_dict(), spec.label(), meta, calculation, "adsorbate",
+                                    relaxed_from=relaxed_from, post_steps=list(post)))
     h2 = MoleculeSpec(species="H2", box_A=grid.h2_box_A)
     fp = planned_fingerprint(h2.build(), code, preset, calculation)
     points.append(Point(fp, h2.as_dict(), h2.label(), {"role": "reference", "species": "H2"}, calculation, "reference"))
@@ -249,13 +261,16 @@ def add_adsorbate_campaign(
     with open_launchpad(where.launchpad, where.project_dir) as handle:
         report = AddReport(name, "adsorbates", handle.describe())
         existing = existing_fingerprints(handle, [p.fingerprint for p in points], name)
-        fws = []
-        for point in points:
+        fws, by_fingerprint = [], {}
+        for point in points:  # a slab comes before its adsorbates: they wait for its relaxation
             if point.fingerprint in existing:
                 report.existing.append({**point.summary(), "state": existing[point.fingerprint]})
                 continue
-            fws.append(calc_firework(point, campaign=name, code=code, preset=merged,
-                                     project_dir=handle.project_dir, walltime_s=where.walltime_s))
+            parents = [by_fingerprint[fp] for fp in point.relaxed_from.values() if fp in by_fingerprint]
+            fw = calc_firework(point, campaign=name, code=code, preset=merged, project_dir=handle.project_dir,
+                               walltime_s=where.walltime_s, parents=parents)
+            by_fingerprint[point.fingerprint] = fw
+            fws.append(fw)
             report.added.append(point.summary())
         campaign_exists = handle.db["tipsurf_campaigns"].find_one({"name": name}) is not None
         if where.analysis and (fws or not campaign_exists):

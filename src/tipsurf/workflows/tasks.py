@@ -86,14 +86,35 @@ def build_atoms(spec: dict[str, Any], relaxed: dict[str, dict[str, Any]] | None 
     """Build the structure of a spec dict, optionally from relaxed parts (pre-steps).
 
     ``relaxed`` maps a role (``tip``, ``surface``) to the stored result record of that part's
-    relaxation; the junction is then assembled from the relaxed parts
-    (:func:`junction_from_relaxed_parts`).
+    relaxation; a junction is then assembled from the relaxed parts
+    (:func:`junction_from_relaxed_parts`), an adsorbate placed on the relaxed slab
+    (:func:`adsorbate_on_relaxed_slab`).
     """
     from tipsurf.structures.specs import spec_from_dict
 
+    if relaxed and spec.get("kind") == "adsorbate":
+        return adsorbate_on_relaxed_slab(spec, relaxed)
     if relaxed:
         return junction_from_relaxed_parts(spec, relaxed)
     return spec_from_dict(spec).build()
+
+
+def adsorbate_on_relaxed_slab(spec: dict[str, Any], relaxed: dict[str, dict[str, Any]]) -> Any:
+    """The adsorbate of ``spec`` at its site and height over the relaxed slab (role ``surface``).
+
+    The height counts from the relaxed top MgO plane; the slab keeps its constraints, so the
+    same atoms are free as on the as-built slab.
+    """
+    from tipsurf.structures.adsorbates import build_adsorbate
+    from tipsurf.structures.specs import spec_from_dict
+
+    if set(relaxed) != {"surface"}:
+        raise InputError(f"an adsorbate point starts from a relaxed 'surface' only, got {sorted(relaxed)}; add the campaign again")
+    template = spec_from_dict(spec)
+    slab = relaxed_part(spec["slab"], relaxed["surface"])
+    atoms = build_adsorbate(template.species, template.site, slab, template.height_A)
+    atoms.info["spec"] = template.as_dict()
+    return atoms
 
 
 def relaxed_part(part_spec: dict[str, Any], record: dict[str, Any]) -> Any:
