@@ -65,7 +65,7 @@ def test_adsorbates_wait_for_the_relaxed_slab_and_sit_on_it(generated_env: Path)
     from tipsurf.cli.demo_adsorbates import add_demo_campaign, load_adsorbate_model
     from tipsurf.structures.specs import MgOAg100Spec
     from tipsurf.workflows.launchpad import open_launchpad
-    from tipsurf.workflows.tasks import build_atoms
+    from tipsurf.workflows.assembly import build_atoms
 
     add_demo_campaign(load_adsorbate_model(), None, generated_env)
     with open_launchpad(None, generated_env) as handle:

@@ -26,7 +26,7 @@ from tipsurf.workflows import store
 from tipsurf.api.campaigns import add_adsorbate_campaign
 from tipsurf.workflows.common import SPEC_FINGERPRINT, SPEC_POINT, SPEC_ROLE, derived_fingerprint
 from tipsurf.workflows.launchpad import open_launchpad
-from tipsurf.workflows.tasks import build_atoms
+from tipsurf.workflows.assembly import build_atoms
 
 # the POTCARs are the tests' own stand-ins, unknown to pymatgen's hash table by design
 pytestmark = pytest.mark.filterwarnings("ignore::pymatgen.io.vasp.inputs.UnknownPotcarWarning")

@@ -26,6 +26,7 @@ from fireworks import FiretaskBase, FWAction, explicit_serialize
 from tipsurf.atomic import write_json_atomic
 from tipsurf.concurrency import claim, released
 from tipsurf.errors import CalculationFailedError, InputError, TipsurfError
+from tipsurf.workflows.assembly import build_atoms
 from tipsurf.workflows import store
 
 
@@ -80,74 +81,6 @@ def _db_of(task: FiretaskBase) -> Any:
 
 
 # --------------------------------------------------------------------------------- structures
-
-
-def build_atoms(spec: dict[str, Any], relaxed: dict[str, dict[str, Any]] | None = None) -> Any:
-    """Build the structure of a spec dict, optionally from relaxed parts (pre-steps).
-
-    ``relaxed`` maps a role (``tip``, ``surface``) to the stored result record of that part's
-    relaxation; a junction is then assembled from the relaxed parts
-    (:func:`junction_from_relaxed_parts`), an adsorbate placed on the relaxed slab
-    (:func:`adsorbate_on_relaxed_slab`).
-    """
-    from tipsurf.structures.specs import spec_from_dict
-
-    if relaxed and spec.get("kind") == "adsorbate":
-        return adsorbate_on_relaxed_slab(spec, relaxed)
-    if relaxed:
-        return junction_from_relaxed_parts(spec, relaxed)
-    return spec_from_dict(spec).build()
-
-
-def adsorbate_on_relaxed_slab(spec: dict[str, Any], relaxed: dict[str, dict[str, Any]]) -> Any:
-    """The adsorbate of ``spec`` at its site and height over the relaxed slab (role ``surface``).
-
-    The height counts from the relaxed top MgO plane; the slab keeps its constraints, so the
-    same atoms are free as on the as-built slab.
-    """
-    from tipsurf.structures.adsorbates import build_adsorbate
-    from tipsurf.structures.specs import spec_from_dict
-
-    if set(relaxed) != {"surface"}:
-        raise InputError(f"an adsorbate point starts from a relaxed 'surface' only, got {sorted(relaxed)}; add the campaign again")
-    template = spec_from_dict(spec)
-    slab = relaxed_part(spec["slab"], relaxed["surface"])
-    atoms = build_adsorbate(template.species, template.site, slab, template.height_A)
-    atoms.info["spec"] = template.as_dict()
-    return atoms
-
-
-def relaxed_part(part_spec: dict[str, Any], record: dict[str, Any]) -> Any:
-    """The part built from its spec with the final positions of its relaxation record."""
-    import numpy as np
-    from tipsurf.structures.specs import spec_from_dict
-
-    atoms = spec_from_dict(part_spec).build()
-    final = np.asarray(record.get("positions_A") or [], dtype=float)
-    if final.shape != (len(atoms), 3) or list(record.get("symbols") or []) != atoms.get_chemical_symbols():
-        raise InputError(f"the relaxed structure {record.get('fingerprint')} does not match {part_spec.get('kind')} spec; add the campaign again")
-    old_z = atoms.positions[:, 2].copy()
-    atoms.set_positions(final)
-    if "surface_z_A" in atoms.info:  # the top plane moved with the relaxation
-        top = np.abs(old_z - float(atoms.info["surface_z_A"])) < 0.1
-        if top.any():
-            atoms.info["surface_z_A"] = float(atoms.info["surface_z_A"] + np.mean(final[top, 2] - old_z[top]))
-    return atoms
-
-
-def junction_from_relaxed_parts(spec: dict[str, Any], relaxed: dict[str, dict[str, Any]]) -> Any:
-    """Assemble a junction (tip over site at distance d) from separately relaxed tip and slab."""
-    from tipsurf.structures.specs import spec_from_dict
-    from tipsurf.structures.junction import build_junction
-
-    parts = {}
-    for role in ("surface", "tip"):
-        if role in relaxed:
-            parts[role] = relaxed_part(spec[role], relaxed[role])
-        else:
-            parts[role] = spec_from_dict(spec[role]).build()
-    kwargs = {k: spec[k] for k in ("site", "site_index", "distance_A", "config", "vacuum_above_tip_A", "scan_d_max_A") if spec.get(k) is not None}
-    return build_junction(parts["surface"], parts["tip"], **kwargs)
 
 
 def processes_running_in(folder: Path) -> list[int]:
