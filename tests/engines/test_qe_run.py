@@ -193,3 +193,30 @@ def test_pw_accepts_hubbard_d3_dipole_slab_input(tmp_path: Path, run_pseudos) ->
     text = (tmp_path / "pw.out").read_text()
     assert "Error in routine" not in text
     assert "LDA+U" in text and "DFT-D3" in text and "Adding external electric field" in text
+
+
+def test_restarted_relaxation_goes_on_from_the_geometry_it_reached(tmp_path: Path, run_pseudos) -> None:
+    """A recovery restart of a relaxation starts at its last ionic step, not at its first geometry."""
+    from tipsurf.engines.qe.handlers import plan_step
+    from tipsurf.engines.qe.pw_input import apply_actions
+
+    cfg, engine = _config(run_pseudos), QEEngine()
+    preset = merge_preset(load_preset("fast"), {**TINY, "extra": {"control": {"nstep": 2}}})
+    engine.write_inputs(feco(co_z_A=1.25), preset, tmp_path, config=cfg, calculation="relax")
+    first_in = (tmp_path / "pw.in").read_text()
+    import subprocess  # pw.x alone, without the handlers: the folder as a failed attempt leaves it
+
+    subprocess.run(["pw.x", "-in", "pw.in"], cwd=tmp_path, stdout=open(tmp_path / "pw.out", "w"), check=False)
+    text = (tmp_path / "pw.out").read_text()
+    assert "The maximum number of steps has been reached" in text
+    last_z = float(text.rsplit("ATOMIC_POSITIONS (angstrom)", 1)[1].split("\n")[2].split()[3])  # Co, where it stopped
+    actions = plan_step(tmp_path, {"restart": True})
+    apply_actions(tmp_path, actions)
+    assert [a.get("card") for a in actions] == [None, "ATOMIC_POSITIONS"]
+    restarted = (tmp_path / "pw.in").read_text()
+    assert restarted != first_in and f"{last_z:.10f}" in restarted and "startingpot = 'file'" in restarted
+    subprocess.run(["pw.x", "-in", "pw.in"], cwd=tmp_path, stdout=open(tmp_path / "pw.out", "w"), check=False)
+    energies = [float(m) for m in re.findall(r"^!\s+total energy\s+=\s+(\S+)", (tmp_path / "pw.out").read_text(), re.M)]
+    first_energies = [float(m) for m in re.findall(r"^!\s+total energy\s+=\s+(\S+)", text, re.M)]
+    assert energies[0] < first_energies[0]  # it went on down the relaxation instead of starting over
+    assert abs(energies[0] - first_energies[-1]) < abs(first_energies[0] - first_energies[-1])

@@ -220,6 +220,24 @@ def parse_pw_text(text: str, *, strict: bool = True) -> PwOutput:
     )
 
 
+_POSITIONS_CARD = re.compile(r"^ATOMIC_POSITIONS\s*\((\w+)\)\s*$", re.M)
+
+
+def last_positions_card(text: str, n_atoms: int) -> str | None:
+    """The last ``ATOMIC_POSITIONS`` a relaxation printed, as an input card (None: none complete).
+
+    pw.x prints the positions of each new ionic step, with the ``if_pos`` flags of fixed atoms:
+    the geometry the run was at when it stopped.
+    """
+    matches = list(_POSITIONS_CARD.finditer(text))
+    if not matches:
+        return None
+    rows = text[matches[-1].end():].lstrip("\n").splitlines()[:n_atoms]
+    if len(rows) < n_atoms or any(len(row.split()) < 4 for row in rows):
+        return None
+    return f"ATOMIC_POSITIONS {matches[-1].group(1)}\n" + "".join(f"  {row.strip()}\n" for row in rows)
+
+
 def parse_pw_output(path: str | Path, *, strict: bool = True) -> PwOutput:
     """Parse a pw.x output file (see :func:`parse_pw_text`)."""
     path = Path(path)

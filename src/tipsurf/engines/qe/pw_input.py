@@ -7,7 +7,8 @@ renders ``pw.in`` again (:func:`apply_actions`); nothing edits the text in place
 
 The actions are custodian-style data, as the handlers return them from ``correct()``:
 ``{"file": "pw.in", "namelist": "electrons", "set": {"mixing_beta": 0.1}}`` (a value of None
-removes the key).  Before ``pw.in`` is rewritten, the input of the attempt that failed is kept as
+removes the key), or a card replaced whole: ``{"file": "pw.in", "card": "ATOMIC_POSITIONS",
+"text": "ATOMIC_POSITIONS angstrom\\n..."}`` (a relaxation restarted where it was).  Before ``pw.in`` is rewritten, the input of the attempt that failed is kept as
 ``pw.in.attempt-N`` beside its output ``pw.out.attempt-N`` (:func:`attempt_path`).
 
 A ``pw.in`` that differs from the rendering of its data (edited by hand, or written by an older
@@ -30,11 +31,15 @@ from tipsurf.errors import InputError, existing_file
 from tipsurf.jsonable import to_jsonable
 
 __all__ = [
-    "INPUT_DATA_FILE", "KEY_NAMELIST", "PwInput", "apply_actions", "attempt_path", "parse_pw_input", "pw_input_data",
-    "read_pw_input", "set_action", "set_pw_parameter", "write_pw_input",
+    "CARDS", "INPUT_DATA_FILE", "KEY_NAMELIST", "PwInput", "apply_actions", "attempt_path", "card_action",
+    "parse_pw_input", "pw_input_data", "read_pw_input", "set_action", "set_pw_parameter", "write_pw_input",
 ]
 
 INPUT_DATA_FILE = "tipsurf_pw_input.json"
+
+#: The card names of a pw.x input: a card runs from its name to the next one.
+CARDS = ("ATOMIC_SPECIES", "ATOMIC_POSITIONS", "K_POINTS", "ADDITIONAL_K_POINTS", "CELL_PARAMETERS",
+         "CONSTRAINTS", "OCCUPATIONS", "ATOMIC_VELOCITIES", "ATOMIC_FORCES", "SOLVENTS", "HUBBARD")
 
 #: Which namelist a pw.x key lives in, for keys a change may add (keys already present stay put).
 KEY_NAMELIST = {
@@ -73,6 +78,22 @@ class PwInput:
             values.pop(existing, None)
         else:
             values[existing] = value
+
+    def set_card(self, name: str, text: str) -> None:
+        """Replace card ``name`` (its header line to the next card) with ``text``.
+
+        Raises
+        ------
+        InputError
+            The input has no such card.
+        """
+        lines = self.cards.splitlines(keepends=True)
+        starts = [i for i, line in enumerate(lines) if line.split()[:1] and line.split()[0].upper() in CARDS]
+        mine = [i for i in starts if lines[i].split()[0].upper() == name.upper()]
+        if not mine:
+            raise InputError(f"pw.in has no {name} card to replace")
+        end = next((i for i in starts if i > mine[0]), len(lines))
+        self.cards = "".join(lines[: mine[0]]) + text.rstrip("\n") + "\n" + "".join(lines[end:])
 
     def render(self) -> str:
         """The text of ``pw.in``."""
@@ -162,6 +183,12 @@ def set_action(data: PwInput, key: str, value: Any) -> dict[str, Any]:
     return {"file": PW_INPUT, "namelist": namelist, "set": {key: value}}
 
 
+def card_action(data: PwInput, name: str, text: str) -> dict[str, Any]:
+    """Replace card ``name`` of ``data`` with ``text`` and return the action as data."""
+    data.set_card(name, text)
+    return {"file": PW_INPUT, "card": name, "text": text}
+
+
 def set_pw_parameter(path: str | Path, namelist: str, key: str, value: Any) -> None:
     """Set (or add) ``key = value`` in ``&namelist`` of any pw.x input file; None removes it.
 
@@ -194,6 +221,8 @@ def apply_actions(directory: str | Path, actions: list[dict[str, Any]]) -> None:
     for action in actions:
         for key, value in (action.get("set") or {}).items():
             data.set(action.get("namelist") or data.namelist_of(key), key, value)
+        if action.get("card"):
+            data.set_card(action["card"], action["text"])
     output = folder / PW_OUTPUT
     if output.is_file() and output.stat().st_size > 0:
         kept = folder / attempt_path(output).name.replace(PW_OUTPUT, PW_INPUT, 1)
