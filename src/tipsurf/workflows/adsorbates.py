@@ -10,9 +10,9 @@ Relaxations by default, with the adsorbate and the upper slab free as the struct
 constrains them.  The adsorbates are placed on the *relaxed* bare slab of their thickness
 (``on_relaxed_slab``, the reference protocol): they wait for it, and then every adsorbate and
 the slab reference share one substrate geometry.  Measured on the demo model (1x1, 2 ML MgO on
-2 Ag): on the unrelaxed slab the top MgO plane rose 0.26-0.44 A under TiH2 and its relaxation
-had not converged after 17 BFGS steps.  The points of one thickness run in parallel.  Post-steps make
-what Bader and the vacuum-LDOS polarization need: QE — total and spin density cubes with
+2 Ag): on the unrelaxed slab the top MgO plane rose 0.26-0.44 A under TiH2 (bridge, started 1.6 A
+high), and its relaxation had not converged after 17 BFGS steps.  The points of one thickness
+run in parallel.  Post-steps make what Bader and the vacuum-LDOS polarization need: QE — total and spin density cubes with
 pp.x (the engine's :func:`tipsurf.engines.qe.pp.qe_density_cubes`); VASP — CHGCAR, AECCAR0 and AECCAR2
 are written by the run itself: the campaign sets ``LCHARG`` and ``LAECHG`` in the preset's
 INCAR (and refuses a preset or override that switches them off).
