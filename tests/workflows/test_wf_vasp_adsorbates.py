@@ -235,3 +235,15 @@ def test_bader_flags_cannot_be_switched_off(tmp_path: Path, tio_potcars: Path) -
     with pytest.raises(InputError, match="LAECHG"):
         _add(tmp_path, preset_overrides=overrides)
     assert not (tmp_path / ".tipsurf").exists()
+
+
+def test_as_built_slab_on_the_command_line_drops_the_wait(tmp_path: Path, tio_potcars: Path) -> None:
+    """``--as-built-slab``: every point on the as-built slab, none waiting for the slab's relaxation."""
+    args = ["campaign", "adsorbates", "--code", "vasp", "--preset", "tio-mgo-vasp", "--species", "Ti,TiH2",
+            "--mgo-layers", "2", "--set", f"hubbard_u_eV.Ti={U_TI_EV}", "--as-built-slab", "--project", str(tmp_path)]
+    assert main(args) == 0
+    docs = _calc_fireworks(tmp_path)
+    assert len(docs) == 2 * 2 + 2  # Ti, TiH2 x O-top, bridge; slab; H2
+    assert all(d["state"] == "READY" and not d["spec"]["_tasks"][0]["relaxed_from"] for d in docs.values())
+    for k, doc in enumerate(docs.values()):  # and the planned fingerprint is the as-built inputs' own
+        _written(doc, tmp_path / f"point{k}")

@@ -98,6 +98,9 @@ def adsorbates_command(
     ag_layers: Optional[str] = typer.Option(None, "--ag-layers", metavar="M", help="Ag(100) layers."),
     size: Optional[str] = typer.Option(None, "--size", metavar="K", help="K x K lateral supercell."),
     no_relax: bool = typer.Option(False, "--no-relax", help="Single points instead of relaxations."),
+    as_built_slab: bool = typer.Option(
+        False, "--as-built-slab",
+        help="Adsorbates on the as-built slab, all at once (default: on the relaxed bare slab, after it)."),
     name: Optional[str] = typer.Option(None, "--name", help="Campaign name."),
     **shared: Any,
 ) -> None:
@@ -112,7 +115,8 @@ def adsorbates_command(
     report = add_adsorbate_campaign(
         preset=preset, species=_split(species, "--species"), sites=_split(sites, "--sites"),
         mgo_layers=[parse_int("--mgo-layers", x) for x in _split(mgo_layers, "--mgo-layers")],
-        slab_options=slab_options, relax=not no_relax, name=name, **_campaign_keywords(shared),
+        slab_options=slab_options, relax=not no_relax, on_relaxed_slab=not as_built_slab, name=name,
+        **_campaign_keywords(shared),
     )
     _report_and_run(report, shared)
 
