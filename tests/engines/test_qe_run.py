@@ -206,8 +206,12 @@ def test_restarted_relaxation_goes_on_from_the_geometry_it_reached(tmp_path: Pat
     first_in = (tmp_path / "pw.in").read_text()
     import subprocess  # pw.x alone, without the handlers: the folder as a failed attempt leaves it
 
-    subprocess.run(["pw.x", "-in", "pw.in"], cwd=tmp_path, stdout=open(tmp_path / "pw.out", "w"), check=False)
-    text = (tmp_path / "pw.out").read_text()
+    def pw_x() -> str:
+        with open(tmp_path / "pw.out", "w") as out:
+            subprocess.run(["pw.x", "-in", "pw.in"], cwd=tmp_path, stdout=out, check=False)
+        return (tmp_path / "pw.out").read_text()
+
+    text = pw_x()
     assert "The maximum number of steps has been reached" in text
     last_z = float(text.rsplit("ATOMIC_POSITIONS (angstrom)", 1)[1].split("\n")[2].split()[3])  # Co, where it stopped
     actions = plan_step(tmp_path, {"restart": True})
@@ -215,8 +219,7 @@ def test_restarted_relaxation_goes_on_from_the_geometry_it_reached(tmp_path: Pat
     assert [a.get("card") for a in actions] == [None, "ATOMIC_POSITIONS"]
     restarted = (tmp_path / "pw.in").read_text()
     assert restarted != first_in and f"{last_z:.10f}" in restarted and "startingpot = 'file'" in restarted
-    subprocess.run(["pw.x", "-in", "pw.in"], cwd=tmp_path, stdout=open(tmp_path / "pw.out", "w"), check=False)
-    energies = [float(m) for m in re.findall(r"^!\s+total energy\s+=\s+(\S+)", (tmp_path / "pw.out").read_text(), re.M)]
+    energies = [float(m) for m in re.findall(r"^!\s+total energy\s+=\s+(\S+)", pw_x(), re.M)]
     first_energies = [float(m) for m in re.findall(r"^!\s+total energy\s+=\s+(\S+)", text, re.M)]
     assert energies[0] < first_energies[0]  # it went on down the relaxation instead of starting over
     assert abs(energies[0] - first_energies[-1]) < abs(first_energies[0] - first_energies[-1])

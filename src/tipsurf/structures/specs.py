@@ -321,7 +321,11 @@ class AdsorbateSpec(_SpecBase):
 
     def build(self) -> Atoms:
         """Build slab + adsorbate."""
-        atoms = build_adsorbate(self.species, self.site, self.slab.build(), self.height_A)
+        return self.build_on(self.slab.build())
+
+    def build_on(self, slab: Atoms) -> Atoms:
+        """The adsorbate at its site and height over ``slab`` (this spec's slab, e.g. relaxed)."""
+        atoms = build_adsorbate(self.species, self.site, slab, self.height_A)
         atoms.info["spec"] = self.as_dict()
         return atoms
 

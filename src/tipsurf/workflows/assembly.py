@@ -37,16 +37,11 @@ def adsorbate_on_relaxed_slab(spec: dict[str, Any], relaxed: dict[str, dict[str,
     The height counts from the relaxed top MgO plane; the slab keeps its constraints, so the
     same atoms are free as on the as-built slab.
     """
-    from tipsurf.structures.adsorbates import build_adsorbate
     from tipsurf.structures.specs import spec_from_dict
 
     if set(relaxed) != {"surface"}:
         raise InputError(f"an adsorbate point starts from a relaxed 'surface' only, got {sorted(relaxed)}; add the campaign again")
-    template = spec_from_dict(spec)
-    slab = relaxed_part(spec["slab"], relaxed["surface"])
-    atoms = build_adsorbate(template.species, template.site, slab, template.height_A)
-    atoms.info["spec"] = template.as_dict()
-    return atoms
+    return spec_from_dict(spec).build_on(relaxed_part(spec["slab"], relaxed["surface"]))
 
 
 def relaxed_part(part_spec: dict[str, Any], record: dict[str, Any]) -> Any:

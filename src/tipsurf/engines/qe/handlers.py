@@ -110,7 +110,7 @@ def _restart_actions(directory: Path, data: PwInput) -> list[dict[str, Any]]:
         return []
     actions = [set_action(data, "startingpot", "file")]
     output = directory / PW_OUTPUT
-    if str(data.get("calculation", "scf")).strip("'\"") == "relax" and output.is_file():
+    if data.get("calculation") == "relax" and output.is_file():
         card = last_positions_card(output.read_text(errors="replace"), int(data.get("nat", 0)))
         if card is not None:
             actions.append(card_action(data, "ATOMIC_POSITIONS", card))
