@@ -27,7 +27,7 @@ from tipsurf.workflows.store import load_campaign_records
 
 pytestmark = [pytest.mark.pwx, pytest.mark.slow]
 
-#: The whole demo (every distance of the model) takes ~30 min of two cores: too long for the
+#: The whole demo (every distance of the model) takes ~9 min of two cores: too long for the
 #: test suite's budget.  The suite runs ``tipsurf demo --quick`` (the model's 2x2 k mesh) at its
 #: largest distance only (fragments, one p/ap pair, the second run) and checks the mechanics;
 #: ``TIPSURF_DEMO_FULL=1 python -m pytest

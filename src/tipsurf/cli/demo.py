@@ -115,7 +115,7 @@ def demo_command(
     ctx: typer.Context,
     output: Path = typer.Option(Path("tipsurf-demo"), "-o", "--output", help="Project and output folder."),
     distances: Optional[str] = typer.Option(None, "--distances", help="Override the model's distances (A), e.g. 4.0,4.5."),
-    quick: bool = typer.Option(False, "--quick", help="The model's quick settings (2x2 k mesh, ~1.7x cheaper): "
+    quick: bool = typer.Option(False, "--quick", help="The model's quick settings (2x2 k mesh, ~2x cheaper): "
                                "checks the machinery; E_ex is then k-point-limited."),
 ) -> None:
     """Run a real, small QE p/ap distance scan of an Fe tip over Mn/W(110) and analyse it."""
