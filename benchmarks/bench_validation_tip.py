@@ -15,7 +15,7 @@ On a 2-core machine one point costs hours; ``--max-rockets`` stops after that ma
 calculations and the script prints the cost per SCF iteration measured so far, so the cost of
 the full scan can be stated.  Usage::
 
-    python benchmarks/bench_validation_tip.py --apex Fe --workdir /tmp/val-fe [--max-rockets 2]
+    python benchmarks/bench_validation_tip.py --apex Fe --workdir /tmp/val-fe [--max-rockets 2] [--pseudos generated]
 """
 
 from __future__ import annotations
@@ -70,16 +70,24 @@ def main() -> None:
     parser.add_argument("--distances", default="6.5,5.5,5.0,4.5")
     parser.add_argument("--workdir", type=Path, default=Path("bench-validation"))
     parser.add_argument("--max-rockets", type=int, default=None)
+    parser.add_argument("--pseudos", choices=("shared", "generated"), default="shared",
+                        help="GBRV from ../shared/pseudo at 40/320 Ry (default), or tipsurf's own ld1.x set at "
+                             "the demo's 25/320 Ry (about half the cost per SCF iteration)")
     args = parser.parse_args()
-    if not os.environ.get("TIPSURF_PSEUDO_DIR") and SHARED_PSEUDO.is_dir():
+    overrides = dict(VALIDATION_OVERRIDES)
+    if args.pseudos == "generated":
+        os.environ.pop("TIPSURF_PSEUDO_DIR", None)
+        overrides["ecutwfc_Ry"] = 25
+    elif not os.environ.get("TIPSURF_PSEUDO_DIR") and SHARED_PSEUDO.is_dir():
         os.environ["TIPSURF_PSEUDO_DIR"] = str(SHARED_PSEUDO)  # GBRV at their 40/200 Ry
+    print(f"pseudopotentials: {args.pseudos}; {overrides}", flush=True)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     project = args.workdir.resolve()
     name = f"validation-{args.apex}"
     report = add_distance_scan(
         MnW110Spec(w_layers=3, size=(2, 2), one_sided=True, vacuum_A=5.0, mn_w_spacing_A=2.10),
         TipSpec(apex=args.apex, layers=2, base="Fe", a_A=2.87), "top", args.distances,
-        preset="fast", preset_overrides=VALIDATION_OVERRIDES,
+        preset="fast", preset_overrides=overrides,
         name=name, vacuum_above_tip_A=8.0, relax_tip=False, relax_slab=False, project_dir=project,
     )
     print(f"{len(report.added)} calculations added to {project}", flush=True)

@@ -100,7 +100,8 @@ def _kpoints(value: Any, where: str) -> None:
 
 
 PW_NAMELISTS = ("control", "system", "electrons", "ions", "cell")
-RECOVERY_KEYS = ("set", "scale", "at_least", "restart", "description")
+RECOVERY_KEYS = ("set", "scale", "at_least", "restart", "scale_magnetization", "only_if", "description")
+RECOVERY_CONDITIONS = ("moment_vanishing",)
 
 
 def _recovery(value: Any, where: str) -> None:
@@ -110,6 +111,14 @@ def _recovery(value: Any, where: str) -> None:
         unknown = sorted(set(step) - set(RECOVERY_KEYS))
         if unknown:
             raise InputError(f"unknown key(s) {unknown} in a step of '{where}'; valid: {', '.join(RECOVERY_KEYS)}")
+        if "only_if" in step and step["only_if"] not in RECOVERY_CONDITIONS:
+            raise InputError(f"only_if: {step['only_if']!r} in a step of '{where}' is not a known condition; "
+                             f"use one of {', '.join(RECOVERY_CONDITIONS)}")
+        factor = step.get("scale_magnetization")
+        if factor is not None and (isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1):
+            raise InputError(f"scale_magnetization in a step of '{where}' must be a number in (0, 1], got {factor!r}")
+        if factor is not None and not step.get("restart"):
+            raise InputError(f"scale_magnetization in a step of '{where}' needs restart: true (it scales the saved density)")
 
 
 @dataclass(frozen=True)

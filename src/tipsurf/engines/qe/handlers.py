@@ -10,7 +10,11 @@ from the changed data, the failed attempt's input kept as ``pw.in.attempt-N``) a
 
 A recovery step is a mapping with any of
 ``set`` (pw.x keys -> values), ``scale`` (numeric pw.x keys -> factor), ``at_least``
-(numeric pw.x keys -> lower bound, applied after scaling) and ``restart`` (true: start from the charge density the failed run saved, ``startingpot='file'``).
+(numeric pw.x keys -> lower bound, applied after scaling), ``restart`` (true: start from the charge density the failed run saved, ``startingpot='file'``),
+``scale_magnetization`` (factor on the magnetisation of that saved density, with ``restart``)
+and ``only_if: moment_vanishing`` (the step is skipped unless the run's absolute magnetisation
+was falling steadily towards zero, :mod:`tipsurf.engines.qe.magnetization`); ``description``
+is a note.
 
 Which handler acts on which outcome: an error block (outcome ``crashed``) goes to
 :class:`DiagonalizationHandler` when the iterative diagonalisation failed and to
@@ -31,6 +35,7 @@ from custodian.custodian import ErrorHandler
 
 from tipsurf.atomic import write_json_atomic
 from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_OUTPUT, PW_STDERR
+from tipsurf.engines.qe.magnetization import cycle_absolute_magnetizations, moment_vanishing, scale_saved_magnetization
 from tipsurf.engines.qe.outcome import OUT_OF_TIME, RunOutcome, read_outcome
 from tipsurf.engines.qe.outputs import last_positions_card
 from tipsurf.engines.qe.pw_input import PwInput, apply_actions, card_action, read_pw_input, set_action
@@ -136,15 +141,38 @@ def plan_step(directory: str | Path, step: dict[str, Any], data: PwInput | None 
         if _number(data, key) < float(floor):
             actions.append(set_action(data, key, type(floor)(floor)))
     if step.get("restart"):
-        actions.extend(_restart_actions(path, data))
+        restart = _restart_actions(path, data)
+        actions.extend(restart)
+        density = saved_density(path)
+        if restart and step.get("scale_magnetization") is not None and density is not None:
+            actions.append({"file": str(density.relative_to(path)), "scale_magnetization": float(step["scale_magnetization"])})
     return actions
 
 
 def apply_step(directory: str | Path, step: dict[str, Any]) -> list[dict[str, Any]]:
-    """Apply one recovery step (set / scale / restart): ``pw.in`` rendered from the changed data; the actions."""
+    """Apply one recovery step (set / scale / restart / scale_magnetization); the actions.
+
+    ``pw.in`` is rendered from the changed data; a ``scale_magnetization`` action rewrites the
+    saved density and records the cell's moment before and after.
+    """
     actions = plan_step(directory, step)
     apply_actions(directory, actions)
+    for action in actions:
+        if "scale_magnetization" in action:
+            action.update(scale_saved_magnetization(Path(directory) / action["file"], action["scale_magnetization"]))
     return actions
+
+
+def step_applies(directory: str | Path, step: dict[str, Any]) -> bool:
+    """Whether a recovery step's ``only_if`` condition holds for the run in ``directory`` (no condition: True)."""
+    condition = step.get("only_if")
+    if condition is None:
+        return True
+    if condition != "moment_vanishing":
+        raise ValueError(f"unknown recovery condition only_if: {condition!r}; the one known is 'moment_vanishing'")
+    output = Path(directory) / PW_OUTPUT
+    text = output.read_text(errors="replace") if output.is_file() else ""
+    return moment_vanishing(cycle_absolute_magnetizations(text))
 
 
 class QEErrorHandler(ErrorHandler):
@@ -234,7 +262,11 @@ class ScfConvergenceHandler(QEErrorHandler):
             steps = DEFAULT_SCF_RECOVERY if steps is None else steps
         state = _state(path)
         done = int(state.get("scf_steps_applied", 0))
+        while done < len(steps) and not step_applies(path, steps[done]):
+            done += 1  # a conditional step whose condition does not hold is passed over for good
         if done >= len(steps):
+            state["scf_steps_applied"] = done
+            _save_state(path, state)
             return {
                 "errors": [f"SCF not converged after all {len(steps)} recovery steps"],
                 "actions": None,
@@ -242,7 +274,8 @@ class ScfConvergenceHandler(QEErrorHandler):
         actions = apply_step(path, steps[done])
         state["scf_steps_applied"] = done + 1
         _save_state(path, state)
-        return {"errors": [f"SCF not converged (recovery step {done + 1} of {len(steps)})"], "actions": actions}
+        note = f": {steps[done]['description']}" if steps[done].get("description") else ""
+        return {"errors": [f"SCF not converged (recovery step {done + 1} of {len(steps)}{note})"], "actions": actions}
 
 
 def scf_errors_Ry(text: str) -> list[float]:
