@@ -18,7 +18,8 @@ from tipsurf.engines.input_sets import input_set
 from tipsurf.engines.qe.charge_density import ChargeDensity, read_charge_density, write_charge_density
 from tipsurf.engines.qe.handlers import STATE_FILE, ScfConvergenceHandler, ScfStagnationHandler
 from tipsurf.engines.qe.inputs import get_pw_parameter
-from tipsurf.engines.qe.magnetization import cycle_absolute_magnetizations, moment_vanishing, scale_saved_magnetization
+from tipsurf.engines.qe.magnetization import moment_vanishing, scale_saved_magnetization
+from tipsurf.engines.qe.outputs import cycle_absolute_magnetizations
 from tipsurf.errors import InputError, OutputError
 
 TIH2_BETA_005 = [0.76, 0.76, 0.67, 0.60, 0.60, 0.42, 0.42, 0.40, 0.31, 0.31, 0.24, 0.24, 0.23, 0.19, 0.19, 0.20,

@@ -35,9 +35,9 @@ from custodian.custodian import ErrorHandler
 
 from tipsurf.atomic import write_json_atomic
 from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_OUTPUT, PW_STDERR
-from tipsurf.engines.qe.magnetization import cycle_absolute_magnetizations, moment_vanishing, scale_saved_magnetization
+from tipsurf.engines.qe.magnetization import moment_vanishing, scale_saved_magnetization
 from tipsurf.engines.qe.outcome import OUT_OF_TIME, RunOutcome, read_outcome
-from tipsurf.engines.qe.outputs import last_positions_card
+from tipsurf.engines.qe.outputs import current_scf_cycle, cycle_absolute_magnetizations, last_positions_card
 from tipsurf.engines.qe.pw_input import PwInput, apply_actions, card_action, read_pw_input, set_action
 
 CALC_FILE = "tipsurf_calc.json"
@@ -283,17 +283,13 @@ def scf_errors_Ry(text: str) -> list[float]:
     return [float(x) for x in re.findall(r"estimated scf accuracy\s+<\s+(\S+)\s+Ry", text)]
 
 
-#: pw.x's header of each SCF cycle (one per ionic step of a relaxation).
-SCF_CYCLE_START = "Self-consistent Calculation"
-
-
 def current_scf_errors_Ry(text: str) -> list[float]:
     """The SCF accuracies of the cycle pw.x is in: after its last ``Self-consistent Calculation``.
 
     A relaxation runs one SCF cycle per ionic step, each starting far above the last one's end;
     judging their iterations together would call a healthy relaxation stuck.
     """
-    return scf_errors_Ry(text[text.rfind(SCF_CYCLE_START):] if SCF_CYCLE_START in text else text)
+    return scf_errors_Ry(current_scf_cycle(text))
 
 
 class ScfStagnationHandler(ScfConvergenceHandler):

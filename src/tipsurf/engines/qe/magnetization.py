@@ -10,37 +10,21 @@ recovery restarts from the saved density with its magnetisation scaled down
 (:func:`scale_saved_magnetization`): a moment that is really there grows back from a tenth of
 itself (the m = 0 state is never imposed), and one that is dying starts near its end.
 
-* :func:`cycle_absolute_magnetizations` — the absolute magnetisation of every SCF iteration of
-  the cycle pw.x is in (after its last ``Self-consistent Calculation``);
-* :func:`moment_vanishing` — whether those values are falling steadily towards zero;
+* :func:`moment_vanishing` — whether the absolute magnetisations of the current SCF cycle
+  (:func:`tipsurf.engines.qe.outputs.cycle_absolute_magnetizations`) are falling steadily
+  towards zero;
 * :func:`scale_saved_magnetization` — the saved ``charge-density.dat`` with its magnetisation
   component multiplied by a factor (the total density untouched).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from tipsurf.engines.qe.charge_density import ChargeDensity, read_charge_density, write_charge_density
 from tipsurf.errors import OutputError
 
-__all__ = ["cycle_absolute_magnetizations", "moment_vanishing", "scale_saved_magnetization"]
-
-_SCF_CYCLE_START = "Self-consistent Calculation"
-_ABSOLUTE = re.compile(r"absolute magnetization\s+=\s+([-+0-9.Ee]+)\s+Bohr mag/cell")
-
-
-def cycle_absolute_magnetizations(text: str) -> list[float]:
-    """Absolute magnetisation (μB per cell) of every iteration of the current SCF cycle.
-
-    Parameters
-    ----------
-    text
-        The content of ``pw.out`` as it stands.
-    """
-    cycle = text[text.rfind(_SCF_CYCLE_START):] if _SCF_CYCLE_START in text else text
-    return [float(x) for x in _ABSOLUTE.findall(cycle)]
+__all__ = ["moment_vanishing", "scale_saved_magnetization"]
 
 
 def moment_vanishing(values_muB: list[float], window: int = 8, fraction: float = 0.5, tolerance: float = 0.02) -> bool:
@@ -49,7 +33,7 @@ def moment_vanishing(values_muB: list[float], window: int = 8, fraction: float =
     Parameters
     ----------
     values_muB
-        Absolute magnetisation per iteration (:func:`cycle_absolute_magnetizations`).
+        Absolute magnetisation per iteration (:func:`tipsurf.engines.qe.outputs.cycle_absolute_magnetizations`).
     window
         How many of the last iterations must not rise (each at most ``tolerance`` x the cycle's
         largest value above the one before).

@@ -307,3 +307,26 @@ def parse_projwfc_output(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise OutputError(f"projwfc.x output {path} does not exist")
     return parse_projwfc_text(path.read_text(errors="replace"))
+
+
+#: pw.x's header of each SCF cycle (one per ionic step of a relaxation).
+SCF_CYCLE_START = "Self-consistent Calculation"
+
+
+def current_scf_cycle(text: str) -> str:
+    """The part of a pw.x output after its last ``Self-consistent Calculation`` (all of it if none).
+
+    A relaxation runs one SCF cycle per ionic step; monitors judge the cycle pw.x is in.
+    """
+    return text[text.rfind(SCF_CYCLE_START):] if SCF_CYCLE_START in text else text
+
+
+def cycle_absolute_magnetizations(text: str) -> list[float]:
+    """Absolute magnetisation (μB per cell) of every iteration of the current SCF cycle.
+
+    Parameters
+    ----------
+    text
+        The content of ``pw.out`` as it stands.
+    """
+    return [float(x) for x in _ABSMAG.findall(current_scf_cycle(text))]
