@@ -59,6 +59,7 @@ def _iteration_costs(project: Path) -> list[dict]:
 
 def main() -> None:
     from tipsurf.analysis.report import write_exchange_report
+    from tipsurf.errors import RunInterrupted
     from tipsurf.structures.specs import MnW110Spec, TipSpec
     from tipsurf.workflows.runner import run_campaign
     from tipsurf.api.campaigns import add_distance_scan
@@ -92,8 +93,11 @@ def main() -> None:
     )
     print(f"{len(report.added)} calculations added to {project}", flush=True)
     t0 = time.monotonic()
-    run_campaign(name, progress=lambda e: print(json.dumps({k: e.get(k) for k in ("event", "label", "state")}), flush=True)
-                 if e.get("event") in ("start", "done") else None, project_dir=project, workers=2, max_rockets=args.max_rockets)
+    try:
+        run_campaign(name, progress=lambda e: print(json.dumps({k: e.get(k) for k in ("event", "label", "state")}), flush=True)
+                     if e.get("event") in ("start", "done") else None, project_dir=project, workers=2, max_rockets=args.max_rockets)
+    except RunInterrupted as stop:  # Ctrl-C / SIGTERM: report the points and cost measured so far
+        print(f"interrupted: {stop}", flush=True)
     print(f"wall {time.monotonic() - t0:.0f} s")
     for row in _iteration_costs(project):
         print(json.dumps(row))
