@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--distances", default="6.5,5.5,5.0,4.5")
     parser.add_argument("--workdir", type=Path, default=Path("bench-validation"))
     parser.add_argument("--max-rockets", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=2, help="pw.x runs at a time (1 leaves a core free)")
     parser.add_argument("--pseudos", choices=("shared", "generated"), default="shared",
                         help="GBRV from ../shared/pseudo at 40/320 Ry (default), or tipsurf's own ld1.x set at "
                              "the demo's 25/320 Ry (about half the cost per SCF iteration)")
@@ -95,7 +96,7 @@ def main() -> None:
     t0 = time.monotonic()
     try:
         run_campaign(name, progress=lambda e: print(json.dumps({k: e.get(k) for k in ("event", "label", "state")}), flush=True)
-                     if e.get("event") in ("start", "done") else None, project_dir=project, workers=2, max_rockets=args.max_rockets)
+                     if e.get("event") in ("start", "done") else None, project_dir=project, workers=args.workers, max_rockets=args.max_rockets)
     except RunInterrupted as stop:  # Ctrl-C / SIGTERM: report the points and cost measured so far
         print(f"interrupted: {stop}", flush=True)
     print(f"wall {time.monotonic() - t0:.0f} s")
