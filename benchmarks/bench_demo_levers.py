@@ -21,28 +21,17 @@ import os
 import time
 from pathlib import Path
 
-import yaml
-
 SHARED_PSEUDO = Path(__file__).resolve().parents[2] / "shared" / "pseudo"
 #: GBRV's recommended wave-function cut-off; the density cut-off stays the demo's 320 Ry (egg-box).
 GBRV_ECUTWFC_RY = 40
-
-
-def _parse_overrides(items: list[str]) -> dict:
-    """``key=value`` pairs, each value read as YAML (numbers, lists, mappings)."""
-    overrides = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"bench_demo_levers: --set {item!r} is not key=value (e.g. --set degauss_Ry=0.01)")
-        overrides[key.strip()] = yaml.safe_load(value)
-    return overrides
 
 
 def main() -> None:
     from tipsurf.analysis.report import write_exchange_report
     from tipsurf.api.campaigns import add_distance_scan
     from tipsurf.cli.demo import load_demo_model
+    from tipsurf.cli.overrides import parse_set_options
+    from tipsurf.errors import InputError
     from tipsurf.workflows.runner import run_campaign
     from tipsurf.workflows.scan import paired_scan_records
     from tipsurf.workflows.store import load_campaign_records
@@ -53,7 +42,10 @@ def main() -> None:
     parser.add_argument("--pseudos", choices=("generated", "shared"), default="generated")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
-    overrides = _parse_overrides(args.overrides)
+    try:
+        overrides = parse_set_options(args.overrides)
+    except InputError as error:
+        raise SystemExit(f"bench_demo_levers: {error}") from None
     if args.pseudos == "shared":
         if not SHARED_PSEUDO.is_dir():
             raise SystemExit(f"bench_demo_levers: --pseudos shared needs {SHARED_PSEUDO}")
