@@ -78,3 +78,62 @@ def test_demo_adsorbates_bad_input_is_one_line_and_writes_nothing(tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
     assert not out.exists()
+
+
+FAILED_TI_O_TOP = {"metadata": {"role": "adsorbate", "species": "Ti", "site": "o-top", "mgo_layers": 1},
+                   "state": "failed", "fw_id": 7, "reason": "SCF stagnated after the last recovery step"}
+WITHOUT_TI_O_TOP = [r for r in RECORDS if not (r["metadata"].get("species") == "Ti" and r["metadata"].get("site") == "o-top")]
+
+
+def test_a_failed_bare_ti_point_costs_its_site_not_the_table(tmp_path) -> None:
+    report = adsorbate_report(WITHOUT_TI_O_TOP, z_valence={"Ti": 12.0}, unfinished=[FAILED_TI_O_TOP])
+    failed = [r for r in report["rows"] if r["label"] == "Ti@o-top"]
+    assert len(failed) == 1 and failed[0]["energy_eV"] is None and failed[0]["converged"] is False
+    assert failed[0]["state"] == "failed: SCF stagnated after the last recovery step"
+    assert [g["label"] for g in report["gibbs"]] == ["site=bridge, mgo_layers=1"]  # bridge keeps its ΔG
+    assert report["gibbs"][0]["offsets_eV"]["TiH2"] == pytest.approx(-0.2)
+    assert len(report["gibbs_skipped"]) == 1 and "site=o-top" in report["gibbs_skipped"][0]
+    assert report["comparison"][0]["holds"] is None  # no O-top moment to compare
+    written = sorted(p.name for p in write_adsorbate_report(report, tmp_path / "out"))
+    assert written == ["adsorbates.csv", "adsorbates.json", "phase_site_bridge__mgo_layers_1.png"]
+    csv_rows = (tmp_path / "out" / "adsorbates.csv").read_text().splitlines()
+    assert any(line.startswith("Ti@o-top,") and "failed: SCF stagnated" in line for line in csv_rows)
+
+
+def test_an_unfinished_point_with_a_converged_record_is_not_listed_twice() -> None:
+    report = adsorbate_report(RECORDS, unfinished=[FAILED_TI_O_TOP])
+    assert [r["label"] for r in report["rows"]].count("Ti@o-top") == 1
+
+
+def test_no_h2_gives_no_gibbs_and_says_why() -> None:
+    report = adsorbate_report([r for r in RECORDS if r["metadata"].get("species") != "H2"])
+    assert report["gibbs"] == [] and "H2" in report["gibbs_skipped"][0]
+
+
+def test_demo_adsorbates_prints_the_table_then_fails_on_a_failed_point(tmp_path, capsys, monkeypatch) -> None:
+    """The CLI's contract with a failed point: table and files written, the point named, exit code 3.
+
+    The campaign run is replaced (run_campaign returns a status with one failed point, the
+    records are the hand-made ones); the real run is tests/workflows/test_wf_adsorbates_pwx.py.
+    """
+    import tipsurf.cli.demo_adsorbates as demo
+    import tipsurf.workflows.runner as runner
+    import tipsurf.workflows.store as store
+
+    def fake_run(name, progress=None, **kwargs):
+        progress({"event": "done", "fw_id": 7, "label": "Ti@o-top", "state": "FIZZLED",
+                  "reason": FAILED_TI_O_TOP["reason"], "counts": {}, "total": 8})
+        points = [{**FAILED_TI_O_TOP, "reason": None}] + [{"metadata": r["metadata"], "state": "done", "fw_id": i}
+                                                          for i, r in enumerate(WITHOUT_TI_O_TOP)]
+        return {"status": {"points": points}}
+
+    monkeypatch.setattr(runner, "run_campaign", fake_run)
+    monkeypatch.setattr(store, "load_campaign_records", lambda name, project_dir=None: WITHOUT_TI_O_TOP)
+    monkeypatch.setattr(demo, "_pseudo_note", lambda elements: "test")
+    out = tmp_path / "demo"
+    assert main(["demo", "adsorbates", "-o", str(out), "--model", "ti-mgo-ag100-tiny"]) == 3
+    captured = capsys.readouterr()
+    assert "site=bridge" in captured.out and "no ΔG for site=o-top" in captured.out
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: 1 point(s) did not finish: Ti@o-top (failed: SCF stagnated")
+    assert (out / "results" / "adsorbates.csv").is_file() and (out / "results" / "phase_site_bridge__mgo_layers_1.png").is_file()

@@ -31,6 +31,7 @@ COLUMNS: tuple[str, ...] = (
     "label", "role", "species", "site", "mgo_layers", "energy_eV", "converged", "relaxed", "n_scf",
     "ti_height_A", "ti_lowdin_population_e", "ti_lowdin_net_charge_e", "ti_lowdin_moment_muB",
     "ti_bader_population_e", "ti_bader_net_charge_e", "ti_bader_moment_muB", "total_moment_muB", "walltime_s",
+    "state",
 )
 #: The study's Ti moments (muB, DFT, 2 and 3 ML, large cells): Table 6 of the reference study.
 STUDY_TI_MOMENT_MUB = {"o-top": (2.1, 2.3), "bridge": (0.9, 1.3)}
@@ -93,6 +94,13 @@ def _ti_height_A(record: dict[str, Any], i: int | None) -> float | None:
     return float(z[i] - max(o_z)) if o_z else None
 
 
+def point_label(metadata: dict[str, Any]) -> str:
+    """``TiH2@o-top``, ``H2`` or ``slab`` from a point's metadata."""
+    species, site = metadata.get("species"), metadata.get("site")
+    kind = metadata.get("kind") or metadata.get("role")
+    return f"{species}@{site}" if species and site else (species or ("slab" if kind in ("surface", "slab") else str(kind)))
+
+
 def record_row(record: dict[str, Any], z_valence: dict[str, float] | None = None) -> dict[str, Any]:
     """One table row of a stored record (see :data:`COLUMNS`)."""
     meta = record.get("metadata") or {}
@@ -100,13 +108,13 @@ def record_row(record: dict[str, Any], z_valence: dict[str, float] | None = None
     z_ti = (z_valence or {}).get("Ti")
     species, site = meta.get("species"), meta.get("site")
     kind = meta.get("kind") or meta.get("role")
-    label = f"{species}@{site}" if species and site else (species or ("slab" if kind in ("surface", "slab") else kind))
     row: dict[str, Any] = {
-        "label": label, "role": meta.get("role") or kind, "species": species, "site": site,
+        "label": point_label(meta), "role": meta.get("role") or kind, "species": species, "site": site,
         "mgo_layers": meta.get("mgo_layers"), "energy_eV": record.get("energy_eV"),
         "converged": bool(record.get("converged")), "relaxed": bool(record.get("converged")),
         "n_scf": record.get("n_scf"), "ti_height_A": _ti_height_A(record, i),
         "total_moment_muB": record.get("total_magnetization_muB"), "walltime_s": record.get("walltime_s"),
+        "state": "done" if record.get("converged") else "not converged",
     }
     if i is not None:
         row.update(_lowdin(record, i, z_ti))
@@ -114,14 +122,45 @@ def record_row(record: dict[str, Any], z_valence: dict[str, float] | None = None
     return row
 
 
-def site_gibbs(records: Sequence[dict[str, Any]], temperature_K: float, pressure_Pa: float) -> tuple[dict[str, GibbsLines], list[dict[str, Any]]]:
-    """ΔG lines and their reports per (site, MgO thickness) group, from the records' own energies."""
-    lines, reports = {}, []
-    for label, energies in sorted(energies_from_records(records).items()):
+def unfinished_row(point: dict[str, Any]) -> dict[str, Any]:
+    """A table row for a campaign point without a converged record: no energy, its state and why.
+
+    ``point`` is ``{metadata, state, reason}`` (a point of the campaign status, plus the failure
+    line the run reported).
+    """
+    meta = point.get("metadata") or {}
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    reason = point.get("reason")
+    row.update({"label": point_label(meta), "role": meta.get("role") or meta.get("kind"), "species": meta.get("species"),
+                "site": meta.get("site"), "mgo_layers": meta.get("mgo_layers"), "converged": False, "relaxed": False,
+                "state": f"{point.get('state') or 'failed'}" + (f": {reason}" if reason else "")})
+    return row
+
+
+def site_gibbs(
+    records: Sequence[dict[str, Any]], temperature_K: float, pressure_Pa: float,
+) -> tuple[dict[str, GibbsLines], list[dict[str, Any]], list[str]]:
+    """ΔG lines and their reports per (site, MgO thickness) group, from the records' own energies.
+
+    A group whose bare Ti point has no converged energy gets no ΔG (every line is referenced to
+    E[Ti/slab]); the third item says which groups were left out and why, so one failed point
+    costs its own site's ΔG, not the whole table.
+    """
+    lines: dict[str, GibbsLines] = {}
+    reports: list[dict[str, Any]] = []
+    try:
+        groups = energies_from_records(records)
+    except InputError as err:  # no H2, or no converged adsorbate at all
+        return lines, reports, [f"no ΔG: {err}"]
+    skipped = []
+    for label, energies in sorted(groups.items()):
+        if "Ti" not in energies:
+            skipped.append(f"no ΔG for {label}: its bare Ti point has no converged energy (ΔG is referenced to E[Ti/slab])")
+            continue
         gl = gibbs_lines(energies, label=label)
         lines[label] = gl
         reports.append(gibbs_report(gl, temperature_K, pressure_Pa))
-    return lines, reports
+    return lines, reports, skipped
 
 
 def _moment(row: dict[str, Any]) -> float | None:
@@ -160,7 +199,7 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 def adsorbate_report(
     records: Sequence[dict[str, Any]], *, z_valence: dict[str, float] | None = None,
-    temperature_K: float = 1.0, pressure_Pa: float = 1e-8,
+    temperature_K: float = 1.0, pressure_Pa: float = 1e-8, unfinished: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Rows, ΔG per site and the study comparison of an adsorbate campaign (JSON-ready).
 
@@ -168,14 +207,22 @@ def adsorbate_report(
     ----------
     records
         The campaign's stored records (with ``_post`` post-step outputs).
+    unfinished
+        Campaign points that did not finish (``{metadata, state, reason}``): they get a row
+        with no energy and their state, and a site whose bare Ti point is among them gets no ΔG.
     z_valence
         Valence electrons per element of the pseudopotentials (net charges need Ti's).
     temperature_K, pressure_Pa
         Where Δμ_H(T, p) is evaluated and the pressure of the temperature transitions.
     """
     rows = [record_row(r, z_valence) for r in records]
-    lines, reports = site_gibbs(records, temperature_K, pressure_Pa)
-    return {"rows": rows, "gibbs": reports, "comparison": study_comparison(rows, lines),
+    have = {(r["label"], r["mgo_layers"]) for r in rows if r["converged"]}
+    for point in unfinished:
+        row = unfinished_row(point)
+        if (row["label"], row["mgo_layers"]) not in have:
+            rows.append(row)
+    lines, reports, skipped = site_gibbs(records, temperature_K, pressure_Pa)
+    return {"rows": rows, "gibbs": reports, "gibbs_skipped": skipped, "comparison": study_comparison(rows, lines),
             "formula": "dG(x) = E[TiHx/slab] - E[Ti/slab] - x (E[H2]/2 + dmu_H)",
             "net_charge": "z_valence - population (positive: electrons given away)",
             "_lines": lines}

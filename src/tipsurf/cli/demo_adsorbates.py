@@ -20,7 +20,7 @@ from typing import Any, Optional
 import typer
 
 from tipsurf.cli.demo import _progress_callback, demo_app
-from tipsurf.errors import InputError
+from tipsurf.errors import CalculationFailedError, InputError
 
 ADSORBATE_MODEL = "ti-mgo-ag100"
 
@@ -106,6 +106,8 @@ def _print_rows(console: Any, rows: list[dict[str, Any]]) -> None:
         out.add_column(column, justify="right")
     for r in rows:
         state = f"{'yes' if r['converged'] else 'NO'}/{'yes' if r.get('relaxed') else 'no'}"
+        if r.get("state") not in (None, "done"):
+            state += f" ({r['state'].split(':')[0]})"
         out.add_row(str(r["label"]), f(r["energy_eV"], 4), state, f(r.get("ti_height_A")),
                     f(r.get("ti_lowdin_net_charge_e")), f(r.get("ti_lowdin_moment_muB")),
                     f(r.get("ti_bader_net_charge_e")), f(r.get("ti_bader_moment_muB")))
@@ -171,14 +173,25 @@ def demo_adsorbates_command(
     console.print(f"pseudopotentials: {_pseudo_note(['Ag', 'H', 'Mg', 'O', 'Ti'])}")
     console.print(f"campaign {report.campaign}: {len(report.added)} point(s) to compute, {len(report.existing)} already known")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    reasons: dict[Any, str] = {}
     with Progress(*columns, console=console) as progress:
         task_id = progress.add_task("starting", total=None)
-        run_campaign(report.campaign, progress=_progress_callback(progress, task_id), project_dir=output, workers=workers)
+        show = _progress_callback(progress, task_id)
+
+        def callback(event: dict[str, Any]) -> None:
+            if event.get("event") == "done" and event.get("reason"):
+                reasons[event.get("fw_id")] = str(event["reason"])
+            show(event)
+
+        run = run_campaign(report.campaign, progress=callback, project_dir=output, workers=workers)
+    unfinished = [{**p, "reason": reasons.get(p.get("fw_id"))} for p in run["status"]["points"] if p["state"] != "done"]
     records = load_campaign_records(report.campaign, project_dir=output)
     table = adsorbate_report(records, z_valence=_z_valence(records), temperature_K=float(model.get("temperature_K", 1.0)),
-                             pressure_Pa=float(model.get("pressure_Pa", 1e-8)))
+                             pressure_Pa=float(model.get("pressure_Pa", 1e-8)), unfinished=unfinished)
     _print_rows(console, table["rows"])
     _print_gibbs(console, table)
+    for line in table["gibbs_skipped"]:
+        console.print(f"[red]{line}[/red]")
     _print_comparison(console, table["comparison"], model)
     notes = [" ".join(str(n).split()) for n in model["limits"]]
     for note in notes:
@@ -189,3 +202,7 @@ def demo_adsorbates_command(
     cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     console.print(f"done in {time.monotonic() - t0:.0f} s wall, {cpu_s:.0f} s CPU of the programs run now "
                   f"({workers} worker(s)); run it again to reuse every finished point")
+    if unfinished:
+        names = ", ".join(f"{r['label']} ({r['state']})" for r in table["rows"] if r["state"] != "done")
+        raise CalculationFailedError(f"{len(unfinished)} point(s) did not finish: {names}; they have no energy in the "
+                                     "table, and running the same command again retries them")
