@@ -214,6 +214,9 @@ def test_restarted_relaxation_goes_on_from_the_geometry_it_reached(tmp_path: Pat
     text = pw_x()
     assert "The maximum number of steps has been reached" in text
     last_z = float(text.rsplit("ATOMIC_POSITIONS (angstrom)", 1)[1].split("\n")[2].split()[3])  # Co, where it stopped
+    fresh = plan_step(tmp_path, {"restart": "atoms"})  # nothing written: the same geometry, started from atoms
+    assert [a.get("set") for a in fresh[:2]] == [{"startingpot": "atomic"}, {"startingwfc": "atomic+random"}]
+    assert fresh[2]["card"] == "ATOMIC_POSITIONS" and f"{last_z:.10f}" in fresh[2]["text"]
     actions = plan_step(tmp_path, {"restart": True})
     apply_actions(tmp_path, actions)
     assert [a.get("card") for a in actions] == [None, "ATOMIC_POSITIONS"]

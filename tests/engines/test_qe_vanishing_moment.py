@@ -129,6 +129,8 @@ def test_a_steady_moment_passes_the_conditional_step_over(tmp_path: Path) -> Non
     ({"only_if": "moment_growing", "restart": True}, "not a known condition"),
     ({"scale_magnetization": 0.0, "restart": True}, r"number in \(0, 1\]"),
     ({"scale_magnetization": 0.1}, "needs restart: true"),
+    ({"restart": "scratch"}, "false or atoms"),
+    ({"scale_magnetization": 0.1, "restart": "atoms"}, "not atoms"),
 ])
 def test_bad_conditional_steps_are_refused_when_the_preset_is_read(step: dict, message: str) -> None:
     with pytest.raises(InputError, match=message):

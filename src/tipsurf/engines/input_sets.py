@@ -114,7 +114,12 @@ def _recovery(value: Any, where: str) -> None:
         if "only_if" in step and step["only_if"] not in RECOVERY_CONDITIONS:
             raise InputError(f"only_if: {step['only_if']!r} in a step of '{where}' is not a known condition; "
                              f"use one of {', '.join(RECOVERY_CONDITIONS)}")
+        if step.get("restart", False) not in (True, False, "atoms"):
+            raise InputError(f"restart: {step['restart']!r} in a step of '{where}' must be true (from the saved density), "
+                             "false or atoms (afresh from atoms)")
         factor = step.get("scale_magnetization")
+        if factor is not None and step.get("restart") == "atoms":
+            raise InputError(f"scale_magnetization in a step of '{where}' needs restart: true, not atoms (it scales the saved density)")
         if factor is not None and (isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1):
             raise InputError(f"scale_magnetization in a step of '{where}' must be a number in (0, 1], got {factor!r}")
         if factor is not None and not step.get("restart"):

@@ -10,7 +10,9 @@ from the changed data, the failed attempt's input kept as ``pw.in.attempt-N``) a
 
 A recovery step is a mapping with any of
 ``set`` (pw.x keys -> values), ``scale`` (numeric pw.x keys -> factor), ``at_least``
-(numeric pw.x keys -> lower bound, applied after scaling), ``restart`` (true: start from the charge density the failed run saved, ``startingpot='file'``),
+(numeric pw.x keys -> lower bound, applied after scaling), ``restart`` (true: start from the charge density the failed run saved, ``startingpot='file'``;
+``atoms``: afresh from atoms, ``startingpot='atomic'``; a relaxation either way from the last
+ionic step's positions),
 ``scale_magnetization`` (factor on the magnetisation of that saved density, with ``restart``)
 and ``only_if: moment_vanishing`` (the step is skipped unless the run's absolute magnetisation
 was falling steadily towards zero, :mod:`tipsurf.engines.qe.magnetization`); ``description``
@@ -105,15 +107,20 @@ def saved_density(directory: Path) -> Path | None:
     return None
 
 
-def _restart_actions(directory: Path, data: PwInput) -> list[dict[str, Any]]:
-    """Start again from the saved density; a relaxation also from the geometry it had reached.
+def _restart_actions(directory: Path, data: PwInput, from_atoms: bool = False) -> list[dict[str, Any]]:
+    """Start again from the saved density (or afresh from atoms); a relaxation from the geometry it had reached.
 
     Without the positions a restarted relaxation went back to its first geometry and repeated
-    every ionic step (seen on TiH2@O-top: 226 SCF iterations, then 295, thrown away).
+    every ionic step (seen on TiH2@O-top: 226 SCF iterations, then 295, thrown away).  From
+    atoms, the SCF leaves behind whatever the saved density (or pw.x's extrapolation from the
+    earlier ionic steps) had got stuck in.
     """
-    if saved_density(directory) is None:
+    if from_atoms:
+        actions = [set_action(data, "startingpot", "atomic"), set_action(data, "startingwfc", "atomic+random")]
+    elif saved_density(directory) is None:
         return []
-    actions = [set_action(data, "startingpot", "file")]
+    else:
+        actions = [set_action(data, "startingpot", "file")]
     output = directory / PW_OUTPUT
     if data.get("calculation") == "relax" and output.is_file():
         card = last_positions_card(output.read_text(errors="replace"), int(data.get("nat", 0)))
@@ -141,7 +148,7 @@ def plan_step(directory: str | Path, step: dict[str, Any], data: PwInput | None 
         if _number(data, key) < float(floor):
             actions.append(set_action(data, key, type(floor)(floor)))
     if step.get("restart"):
-        restart = _restart_actions(path, data)
+        restart = _restart_actions(path, data, from_atoms=step["restart"] == "atoms")
         actions.extend(restart)
         density = saved_density(path)
         if restart and step.get("scale_magnetization") is not None and density is not None:
