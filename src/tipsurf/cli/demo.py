@@ -78,6 +78,38 @@ def _progress_callback(progress: Any, task_id: Any) -> Any:
     return callback
 
 
+def recording_failures(callback: Any, reasons: dict[Any, str]) -> Any:
+    """The progress ``callback``, also keeping each failed rocket's one-line reason by fw_id."""
+
+    def record(event: dict[str, Any]) -> None:
+        if event.get("event") == "done" and event.get("reason"):
+            reasons[event.get("fw_id")] = str(event["reason"])
+        callback(event)
+
+    return record
+
+
+def unfinished_points(run: dict[str, Any], reasons: dict[Any, str]) -> list[dict[str, Any]]:
+    """The campaign points of a ``run_campaign`` result that are not done, with their failure reason."""
+    return [{**point, "reason": reasons.get(point.get("fw_id"))} for point in run["status"]["points"]
+            if point["state"] != "done"]
+
+
+def fail_if_unfinished(names: list[str]) -> None:
+    """After the report: a non-zero exit naming the points that did not finish (nothing to do if none).
+
+    Raises
+    ------
+    CalculationFailedError
+        ``names`` is not empty.
+    """
+    from tipsurf.errors import CalculationFailedError
+
+    if names:
+        raise CalculationFailedError(f"{len(names)} point(s) did not finish: {', '.join(names)}; they have no "
+                                     "number in the report, and running the same command again retries them")
+
+
 def _print_table(console: Any, table: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -151,10 +183,16 @@ def demo_command(
     console.print("pre-relaxations of tip and slab: off in the demo (two more relaxations would double its budget; "
                   "the production preset mnw110-vasp relaxes them first, as the reference protocol does)")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    reasons: dict[Any, str] = {}
     with Progress(*columns, console=console) as progress:
         task_id = progress.add_task("starting", total=None)
-        run_campaign(DEMO_CAMPAIGN, progress=_progress_callback(progress, task_id), project_dir=output, workers=DEMO_WORKERS)
+        run = run_campaign(DEMO_CAMPAIGN, progress=recording_failures(_progress_callback(progress, task_id), reasons),
+                           project_dir=output, workers=DEMO_WORKERS)
+    unfinished = [f"{p['label']} ({p['state']}" + (f": {p['reason']})" if p.get("reason") else ")")
+                  for p in unfinished_points(run, reasons)]
     records, _ = paired_scan_records(load_campaign_records(DEMO_CAMPAIGN, project_dir=output))
+    if not records:
+        fail_if_unfinished(unfinished)  # not one p/ap pair to report
     table, written = write_exchange_report(records, output / "results", d0_A=float(model["d0_A"]),
                                            note=model["note"], reference=model.get("reference_regime"))
     _print_table(console, table)
@@ -168,6 +206,7 @@ def demo_command(
     pw_s = sum(float(r.get("walltime_s") or 0.0) for r in records)
     console.print(f"done in {wall_s:.0f} s ({DEMO_WORKERS} workers; the scan points' own pw.x wall times add up to {pw_s:.0f} s); "
                   "run it again to reuse every finished point")
+    fail_if_unfinished(unfinished)
 
 
 def _print_model_facts(console: Any, records: list[dict[str, Any]]) -> None:

@@ -19,8 +19,8 @@ from typing import Any, Optional
 
 import typer
 
-from tipsurf.cli.demo import _progress_callback, demo_app
-from tipsurf.errors import CalculationFailedError, InputError
+from tipsurf.cli.demo import _progress_callback, demo_app, fail_if_unfinished, recording_failures, unfinished_points
+from tipsurf.errors import InputError
 
 ADSORBATE_MODEL = "ti-mgo-ag100"
 
@@ -176,15 +176,9 @@ def demo_adsorbates_command(
     reasons: dict[Any, str] = {}
     with Progress(*columns, console=console) as progress:
         task_id = progress.add_task("starting", total=None)
-        show = _progress_callback(progress, task_id)
-
-        def callback(event: dict[str, Any]) -> None:
-            if event.get("event") == "done" and event.get("reason"):
-                reasons[event.get("fw_id")] = str(event["reason"])
-            show(event)
-
-        run = run_campaign(report.campaign, progress=callback, project_dir=output, workers=workers)
-    unfinished = [{**p, "reason": reasons.get(p.get("fw_id"))} for p in run["status"]["points"] if p["state"] != "done"]
+        run = run_campaign(report.campaign, progress=recording_failures(_progress_callback(progress, task_id), reasons),
+                           project_dir=output, workers=workers)
+    unfinished = unfinished_points(run, reasons)
     records = load_campaign_records(report.campaign, project_dir=output)
     table = adsorbate_report(records, z_valence=_z_valence(records), temperature_K=float(model.get("temperature_K", 1.0)),
                              pressure_Pa=float(model.get("pressure_Pa", 1e-8)), unfinished=unfinished)
@@ -202,7 +196,4 @@ def demo_adsorbates_command(
     cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     console.print(f"done in {time.monotonic() - t0:.0f} s wall, {cpu_s:.0f} s CPU of the programs run now "
                   f"({workers} worker(s)); run it again to reuse every finished point")
-    if unfinished:
-        names = ", ".join(f"{r['label']} ({r['state']})" for r in table["rows"] if r["state"] != "done")
-        raise CalculationFailedError(f"{len(unfinished)} point(s) did not finish: {names}; they have no energy in the "
-                                     "table, and running the same command again retries them")
+    fail_if_unfinished([f"{r['label']} ({r['state']})" for r in table["rows"] if r["state"] != "done"] if unfinished else [])
