@@ -12,6 +12,7 @@ import pytest
 
 from tipsurf.analysis.adsorbate_table import adsorbate_report, record_row, write_adsorbate_report
 from tipsurf.cli import main
+from tipsurf.errors import InputError
 
 
 def _record(species: str | None, site: str | None, energy_eV: float, ti_moment: float | None = None) -> dict:
@@ -137,3 +138,9 @@ def test_demo_adsorbates_prints_the_table_then_fails_on_a_failed_point(tmp_path,
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: 1 point(s) did not finish: Ti@o-top (failed: SCF stagnated")
     assert (out / "results" / "adsorbates.csv").is_file() and (out / "results" / "phase_site_bridge__mgo_layers_1.png").is_file()
+
+
+def test_conflicting_records_still_raise_rather_than_being_reported_as_missing() -> None:
+    stale = _record("TiH2", "bridge", -2031.0, 0.9)  # a second, different TiH2@bridge energy
+    with pytest.raises(InputError, match="two converged 'TiH2' records"):
+        adsorbate_report([*RECORDS, stale])

@@ -148,12 +148,14 @@ def site_gibbs(
     """
     lines: dict[str, GibbsLines] = {}
     reports: list[dict[str, Any]] = []
-    try:
-        groups = energies_from_records(records)
-    except InputError as err:  # no H2, or no converged adsorbate at all
-        return lines, reports, [f"no ΔG: {err}"]
+    groups = energies_from_records(records, allow_missing=True)
+    if not groups:
+        return lines, reports, ["no ΔG: no converged adsorbate record in the campaign"]
     skipped = []
     for label, energies in sorted(groups.items()):
+        if "H2" not in energies:
+            skipped.append(f"no ΔG for {label}: the H2 molecule has no converged energy (ΔG needs E[H2])")
+            continue
         if "Ti" not in energies:
             skipped.append(f"no ΔG for {label}: its bare Ti point has no converged energy (ΔG is referenced to E[Ti/slab])")
             continue

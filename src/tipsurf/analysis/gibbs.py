@@ -153,13 +153,15 @@ def species_of_record(meta: dict[str, Any]) -> str | None:
     return None
 
 
-def energies_from_records(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def energies_from_records(records: Iterable[dict[str, Any]], *, allow_missing: bool = False) -> dict[str, dict[str, float]]:
     """Group converged adsorbate records into ``{label: {species: energy_eV}}``.
 
     The label joins metadata 'site' and the MgO thickness ('mgo_layers', 'n_mgo' or
     'thickness'); the H2 molecule record (species 'H2', any site) is added to every group.
     Unconverged records and records without a species (bare slabs) are skipped: an
-    unconverged calculation never provides an energy.
+    unconverged calculation never provides an energy.  With ``allow_missing`` a campaign
+    with no converged adsorbate gives ``{}`` and one without a converged H2 gives groups
+    without 'H2' (for a report of what finished); conflicting records raise either way.
     """
     groups: dict[str, dict[str, float]] = {}
     h2: list[float] = []
@@ -179,9 +181,11 @@ def energies_from_records(records: Iterable[dict[str, Any]]) -> dict[str, dict[s
         if species in group and abs(group[species] - float(rec["energy_eV"])) > 1e-6:
             raise InputError(f"two converged '{species}' records for {label} with different energies; remove the stale one")
         group[species] = float(rec["energy_eV"])
-    if not groups:
+    if not groups and not allow_missing:
         raise InputError("no converged adsorbate records (metadata 'species' Ti, TiH, ...) in the campaign")
     if not h2:
+        if allow_missing:
+            return groups
         raise InputError("no converged H2 molecule record (metadata species 'H2') in the campaign; ΔG needs E[H2]")
     if max(h2) - min(h2) > 1e-6:
         raise InputError("several H2 records with different energies; keep one H2 reference")

@@ -196,4 +196,4 @@ def demo_adsorbates_command(
     cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     console.print(f"done in {time.monotonic() - t0:.0f} s wall, {cpu_s:.0f} s CPU of the programs run now "
                   f"({workers} worker(s)); run it again to reuse every finished point")
-    fail_if_unfinished([f"{r['label']} ({r['state']})" for r in table["rows"] if r["state"] != "done"] if unfinished else [])
+    fail_if_unfinished([f"{r['label']} ({r['state']})" for r in table["rows"] if r["state"] != "done"])
