@@ -39,7 +39,14 @@ from tipsurf.atomic import write_json_atomic
 from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_OUTPUT, PW_STDERR
 from tipsurf.engines.qe.magnetization import moment_vanishing, scale_saved_magnetization
 from tipsurf.engines.qe.outcome import OUT_OF_TIME, RunOutcome, read_outcome
-from tipsurf.engines.qe.outputs import current_scf_cycle, cycle_absolute_magnetizations, last_positions_card
+from tipsurf.engines.qe.negative_density import negative_density_drift
+from tipsurf.engines.qe.outputs import (
+    current_scf_cycle,
+    current_scf_errors_Ry,
+    cycle_absolute_magnetizations,
+    last_positions_card,
+    scf_errors_Ry,
+)
 from tipsurf.engines.qe.pw_input import PwInput, apply_actions, card_action, read_pw_input, set_action
 
 CALC_FILE = "tipsurf_calc.json"
@@ -267,6 +274,13 @@ class ScfConvergenceHandler(QEErrorHandler):
         if steps is None:
             steps = _calc_info(path).get("scf_recovery")
             steps = DEFAULT_SCF_RECOVERY if steps is None else steps
+        drift = negative_density_drift(self._output(directory))
+        out = self._next_step(path, steps)
+        if drift:
+            out["errors"].append(drift)
+        return out
+
+    def _next_step(self, path: Path, steps: list[dict[str, Any]]) -> dict[str, Any]:
         state = _state(path)
         done = int(state.get("scf_steps_applied", 0))
         while done < len(steps) and not step_applies(path, steps[done]):
@@ -283,20 +297,6 @@ class ScfConvergenceHandler(QEErrorHandler):
         _save_state(path, state)
         note = f": {steps[done]['description']}" if steps[done].get("description") else ""
         return {"errors": [f"SCF not converged (recovery step {done + 1} of {len(steps)}{note})"], "actions": actions}
-
-
-def scf_errors_Ry(text: str) -> list[float]:
-    """The 'estimated scf accuracy' of every SCF iteration in a pw.x output (Ry)."""
-    return [float(x) for x in re.findall(r"estimated scf accuracy\s+<\s+(\S+)\s+Ry", text)]
-
-
-def current_scf_errors_Ry(text: str) -> list[float]:
-    """The SCF accuracies of the cycle pw.x is in: after its last ``Self-consistent Calculation``.
-
-    A relaxation runs one SCF cycle per ionic step, each starting far above the last one's end;
-    judging their iterations together would call a healthy relaxation stuck.
-    """
-    return scf_errors_Ry(current_scf_cycle(text))
 
 
 class ScfStagnationHandler(ScfConvergenceHandler):

@@ -32,6 +32,7 @@ _FERMI = re.compile(r"the Fermi energy is\s+(" + _FLOAT + r")\s+ev", re.I)
 _FERMI_UPDW = re.compile(r"the spin up/dw Fermi energies are\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s+ev", re.I)
 _TOTMAG = re.compile(r"total magnetization\s+=\s+(" + _FLOAT + r")\s+Bohr mag/cell")
 _ABSMAG = re.compile(r"absolute magnetization\s+=\s+(" + _FLOAT + r")\s+Bohr mag/cell")
+_NEGRHO = re.compile(r"negative rho \(up, down\):\s+(" + _FLOAT + r")(?:\s+(" + _FLOAT + r"))?")
 _CONVERGED = re.compile(r"convergence has been achieved in\s+(\d+)\s+iterations")
 _NOT_CONVERGED = re.compile(r"convergence NOT achieved after\s+(\d+)\s+iterations")
 _ITERATION = re.compile(r"^\s+iteration #\s*(\d+)", re.M)
@@ -321,6 +322,20 @@ def current_scf_cycle(text: str) -> str:
     return text[text.rfind(SCF_CYCLE_START):] if SCF_CYCLE_START in text else text
 
 
+def scf_errors_Ry(text: str) -> list[float]:
+    """The 'estimated scf accuracy' of every SCF iteration in a pw.x output (Ry)."""
+    return [float(x) for x in re.findall(r"estimated scf accuracy\s+<\s+(\S+)\s+Ry", text)]
+
+
+def current_scf_errors_Ry(text: str) -> list[float]:
+    """The SCF accuracies of the cycle pw.x is in: after its last ``Self-consistent Calculation``.
+
+    A relaxation runs one SCF cycle per ionic step, each starting far above the last one's end;
+    judging their iterations together would call a healthy relaxation stuck.
+    """
+    return scf_errors_Ry(current_scf_cycle(text))
+
+
 def cycle_absolute_magnetizations(text: str) -> list[float]:
     """Absolute magnetisation (μB per cell) of every iteration of the current SCF cycle.
 
@@ -330,3 +345,18 @@ def cycle_absolute_magnetizations(text: str) -> list[float]:
         The content of ``pw.out`` as it stands.
     """
     return [float(x) for x in _ABSMAG.findall(current_scf_cycle(text))]
+
+
+def cycle_negative_charges_e(text: str) -> list[tuple[float, float]]:
+    """Negative charge (electrons; spin up, spin down) pw.x reports in each iteration of the current SCF cycle.
+
+    pw.x prints ``negative rho (up, down)`` when the density on the FFT grid has negative
+    values (Fourier ringing of hard augmentation charges at a low ``ecutrho``, mostly); a
+    spin-unpolarized run has its whole value as "up".
+
+    Parameters
+    ----------
+    text
+        The content of ``pw.out`` as it stands.
+    """
+    return [(float(up), float(down or 0.0)) for up, down in _NEGRHO.findall(current_scf_cycle(text))]
