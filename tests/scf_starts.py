@@ -13,6 +13,6 @@ KNOWN_GENERATED_WARM_START = (
 
 def first_scf_error_Ry(folder: Path) -> float:
     """The estimated SCF accuracy after pw.x's first iteration (how good its starting density was)."""
-    from tipsurf.engines.qe.handlers import scf_errors_Ry
+    from tipsurf.engines.qe.outputs import scf_errors_Ry
 
     return scf_errors_Ry((folder / "pw.out").read_text())[0]

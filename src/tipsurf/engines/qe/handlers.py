@@ -40,13 +40,7 @@ from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_OUTPUT, PW_STDERR
 from tipsurf.engines.qe.magnetization import moment_vanishing, scale_saved_magnetization
 from tipsurf.engines.qe.outcome import OUT_OF_TIME, RunOutcome, read_outcome
 from tipsurf.engines.qe.negative_density import negative_density_drift
-from tipsurf.engines.qe.outputs import (
-    current_scf_cycle,
-    current_scf_errors_Ry,
-    cycle_absolute_magnetizations,
-    last_positions_card,
-    scf_errors_Ry,
-)
+from tipsurf.engines.qe.outputs import current_scf_errors_Ry, cycle_absolute_magnetizations, last_positions_card
 from tipsurf.engines.qe.pw_input import PwInput, apply_actions, card_action, read_pw_input, set_action
 
 CALC_FILE = "tipsurf_calc.json"
