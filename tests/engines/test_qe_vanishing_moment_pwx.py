@@ -19,8 +19,7 @@ import pytest
 
 from tipsurf.engines.presets import merge_preset
 from tipsurf.engines.qe import QEEngine
-from tipsurf.engines.qe.outputs import scf_errors_Ry
-from tipsurf.engines.qe.outputs import cycle_absolute_magnetizations
+from tipsurf.engines.qe.outputs import cycle_absolute_magnetizations, scf_errors_Ry
 
 pytestmark = [pytest.mark.pwx]
 

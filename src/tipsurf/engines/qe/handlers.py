@@ -257,6 +257,7 @@ class ScfConvergenceHandler(QEErrorHandler):
 
     def __init__(self, steps: list[dict[str, Any]] | None = None) -> None:
         self.steps = steps
+        self.drift: str | None = None  # the ecutrho diagnosis of the last run corrected, if it applied
 
     def check(self, directory: str = "./") -> bool:
         """True if the run is ``not converged`` because its last SCF was not."""
@@ -268,10 +269,10 @@ class ScfConvergenceHandler(QEErrorHandler):
         if steps is None:
             steps = _calc_info(path).get("scf_recovery")
             steps = DEFAULT_SCF_RECOVERY if steps is None else steps
-        drift = negative_density_drift(self._output(directory))
+        self.drift = negative_density_drift(self._output(directory))
         out = self._next_step(path, steps)
-        if drift:
-            out["errors"].append(drift)
+        if self.drift:
+            out["errors"].append(self.drift)
         return out
 
     def _next_step(self, path: Path, steps: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from tipsurf.atomic import write_json_atomic
 from tipsurf.concurrency import STOP_REQUESTED, register_child, released, stop_children
 from tipsurf.engines.qe.handlers import ScfConvergenceHandler, WalltimeHandler, default_handlers, mark_run_start
 from tipsurf.engines.qe.inputs import PW_INPUT, PW_OUTPUT, PW_STDERR
-from tipsurf.engines.qe.negative_density import negative_density_drift
 from tipsurf.engines.qe.pw_input import attempt_path
 from tipsurf.errors import CalculationFailedError, ProgramNotFoundError, RunInterrupted
 
@@ -201,9 +200,7 @@ def _failure_message(exc: Exception, directory: Path) -> str:
         detail = getattr(handler, "message", "") or getattr(handler, "error", "")
         if isinstance(handler, ScfConvergenceHandler):  # the stagnation monitor too
             detail = f"SCF did not converge after every recovery step (see scf_recovery in the preset; {type(handler).__name__})"
-            output = directory / PW_OUTPUT
-            drift = negative_density_drift(output.read_text(errors="replace")) if output.is_file() else None
-            detail += f"; {drift}" if drift else ""
+            detail += f"; {handler.drift}" if handler.drift else ""
         return f"pw.x failed in {directory}: {detail or type(handler).__name__}"
     err = (directory / PW_STDERR).read_text(errors="replace").strip().splitlines() if (directory / PW_STDERR).is_file() else []
     tail = err[-1] if err else ""
