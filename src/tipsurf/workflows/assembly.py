@@ -54,7 +54,7 @@ def relaxed_part(part_spec: dict[str, Any], record: dict[str, Any]) -> Any:
     if final.shape != (len(atoms), 3) or list(record.get("symbols") or []) != atoms.get_chemical_symbols():
         raise InputError(f"the relaxed structure {record.get('fingerprint')} does not match {part_spec.get('kind')} spec; add the campaign again")
     old_z = atoms.positions[:, 2].copy()
-    atoms.set_positions(final)
+    atoms.set_positions(final, apply_constraint=False)  # the recorded positions, fixed atoms included
     if "surface_z_A" in atoms.info:  # the top plane moved with the relaxation
         top = np.abs(old_z - float(atoms.info["surface_z_A"])) < 0.1
         if top.any():

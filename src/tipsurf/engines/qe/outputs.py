@@ -322,6 +322,19 @@ def current_scf_cycle(text: str) -> str:
     return text[text.rfind(SCF_CYCLE_START):] if SCF_CYCLE_START in text else text
 
 
+#: pw.x's warning when the forces are smaller than ten times their SCF correction (forces.f90).
+LARGE_SCF_CORRECTION = "SCF correction compared to forces is large"
+
+
+def large_scf_correction_count(text: str) -> int:
+    """How many ionic steps of a pw.x output printed :data:`LARGE_SCF_CORRECTION`.
+
+    pw.x prints it when the total force is below ten times the force error of an SCF not
+    converged tightly enough: the forces, and the energies BFGS compares, are then SCF noise.
+    """
+    return text.count(LARGE_SCF_CORRECTION)
+
+
 def scf_errors_Ry(text: str) -> list[float]:
     """The 'estimated scf accuracy' of every SCF iteration in a pw.x output (Ry)."""
     return [float(x) for x in re.findall(r"estimated scf accuracy\s+<\s+(\S+)\s+Ry", text)]
