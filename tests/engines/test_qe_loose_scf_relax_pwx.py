@@ -80,3 +80,21 @@ def test_it_ends_where_a_tight_relaxation_ends(runs: dict) -> None:
     assert bonds[0] == pytest.approx(bonds[1], abs=2e-3)
     assert 0.72 < bonds[1] < 0.78  # PBE H2: 0.75 A
     assert loose.energy_eV == pytest.approx(tight.energy_eV, abs=1e-3)
+
+
+def test_it_gives_up_after_two_tightenings(runs: dict, tmp_path: Path) -> None:
+    """The first attempt's real output again, with conv_thr already tightened twice: no third try."""
+    from tipsurf.engines.qe.handlers import STATE_FILE, LooseScfRelaxationHandler
+
+    source = runs["root"] / "loose"
+    folder = tmp_path / "again"
+    folder.mkdir()
+    for name in ("pw.in", "tipsurf_pw_input.json", "tipsurf_calc.json"):
+        if (source / name).is_file():
+            shutil.copy(source / name, folder / name)
+    shutil.copy(source / "pw.out.attempt-1", folder / "pw.out")
+    handler = LooseScfRelaxationHandler()
+    assert handler.check(str(folder))
+    (folder / STATE_FILE).write_text('{"conv_thr_tightenings": 2}')
+    out = handler.correct(str(folder))
+    assert out["actions"] is None and "does not settle" in out["errors"][0]
