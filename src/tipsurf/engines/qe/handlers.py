@@ -38,7 +38,7 @@ from typing import Any
 from custodian.custodian import ErrorHandler
 
 from tipsurf.atomic import write_json_atomic
-from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_OUTPUT, PW_STDERR
+from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_INPUT, PW_OUTPUT, PW_STDERR
 from tipsurf.engines.qe.magnetization import moment_vanishing, scale_saved_magnetization
 from tipsurf.engines.qe.outcome import NOT_CONVERGED, OUT_OF_TIME, RunOutcome, read_outcome
 from tipsurf.engines.qe.negative_density import negative_density_drift
@@ -361,7 +361,7 @@ class LooseScfRelaxationHandler(QEErrorHandler):
         outcome = self._outcome(directory)
         if outcome.outcome != NOT_CONVERGED or outcome.scf_not_converged or outcome.text is None:
             return False
-        if not (Path(directory) / "pw.in").is_file():
+        if not (Path(directory) / PW_INPUT).is_file():
             return False
         if str(read_pw_input(Path(directory)).get("calculation", "scf")) not in ("relax", "vc-relax"):
             return False
