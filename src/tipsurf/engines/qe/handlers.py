@@ -345,7 +345,7 @@ class LooseScfRelaxationHandler(QEErrorHandler):
     BFGS compares are partly SCF noise (measured on H2 with conv_thr 1e-3 Ry: out of steps, then
     converged once tightened, ``tests/engines/test_qe_loose_scf_relax_pwx.py``).  It does not
     help when the energy itself is discontinuous (pw.x 6.7's DFT-D3 steps, benchmarks/README.md):
-    then the second tightening gives up.  The correction multiplies ``conv_thr`` by ``factor`` (not
+    after its second tightening it gives up.  The correction multiplies ``conv_thr`` by ``factor`` (not
     below ``floor_Ry``) and restarts from the saved density at the last geometry; at most
     ``max_tightenings`` times per calculation.  It changes the numerical accuracy, not the
     physics.
