@@ -13,7 +13,8 @@ from ase import Atoms
 
 from tipsurf.engines.presets import load_preset, merge_preset
 from tipsurf.engines.qe import QEEngine
-from tipsurf.engines.qe.handlers import DiagonalizationHandler, ScfConvergenceHandler, plan_step
+from tipsurf.engines.qe.handlers import DiagonalizationHandler, ScfConvergenceHandler
+from tipsurf.engines.qe.recovery import plan_step
 from tipsurf.engines.qe.inputs import get_pw_parameter
 from tipsurf.engines.qe.pw_input import INPUT_DATA_FILE, parse_pw_input, read_pw_input, set_pw_parameter
 

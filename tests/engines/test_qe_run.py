@@ -197,7 +197,7 @@ def test_pw_accepts_hubbard_d3_dipole_slab_input(tmp_path: Path, run_pseudos) ->
 
 def test_restarted_relaxation_goes_on_from_the_geometry_it_reached(tmp_path: Path, run_pseudos) -> None:
     """A recovery restart of a relaxation starts at its last ionic step, not at its first geometry."""
-    from tipsurf.engines.qe.handlers import plan_step
+    from tipsurf.engines.qe.recovery import plan_step
     from tipsurf.engines.qe.pw_input import apply_actions
 
     cfg, engine = _config(run_pseudos), QEEngine()

@@ -20,7 +20,8 @@ from tipsurf.config import Config, load_config
 from tipsurf.engines.fingerprint import fingerprint
 from tipsurf.engines.input_sets import input_set
 from tipsurf.engines.interface import EngineBase, InputRequest
-from tipsurf.engines.qe.handlers import CALC_FILE, STATE_FILE, saved_density
+from tipsurf.engines.qe.handlers import CALC_FILE, STATE_FILE
+from tipsurf.engines.qe.recovery import saved_density
 from tipsurf.engines.qe.inputs import (
     PW_INPUT,
     PW_OUTPUT,

@@ -5,18 +5,8 @@ classifier of a pw.x run, from ``pw.out``, ``pw.err`` and the run's XML output),
 input's namelists (:mod:`tipsurf.engines.qe.pw_input`), has it applied (``pw.in`` rendered again
 from the changed data, the failed attempt's input kept as ``pw.in.attempt-N``) and returns
 ``{"errors": [...], "actions": [...]}``, each action ``{"file", "namelist", "set": {key: value}}``;
-``actions: None`` means "cannot fix", which makes custodian stop.  The SCF recovery sequence is data: :data:`DEFAULT_SCF_RECOVERY`, or the
-``scf_recovery`` list of the preset (copied into ``tipsurf_calc.json`` by ``write_inputs``).
-
-A recovery step is a mapping with any of
-``set`` (pw.x keys -> values), ``scale`` (numeric pw.x keys -> factor), ``at_least``
-(numeric pw.x keys -> lower bound, applied after scaling), ``restart`` (true: start from the charge density the failed run saved, ``startingpot='file'``;
-``atoms``: afresh from atoms, ``startingpot='atomic'``; a relaxation either way from the last
-ionic step's positions),
-``scale_magnetization`` (factor on the magnetisation of that saved density, with ``restart``)
-and ``only_if: moment_vanishing`` (the step is skipped unless the run's absolute magnetisation
-was falling steadily towards zero, :mod:`tipsurf.engines.qe.magnetization`); ``description``
-is a note.
+``actions: None`` means "cannot fix", which makes custodian stop.  The SCF recovery
+sequence is data, its steps planned and applied by :mod:`tipsurf.engines.qe.recovery`.
 
 Which handler acts on which outcome: an error block (outcome ``crashed``) goes to
 :class:`DiagonalizationHandler` when the iterative diagonalisation failed and to
@@ -38,25 +28,16 @@ from typing import Any
 from custodian.custodian import ErrorHandler
 
 from tipsurf.atomic import write_json_atomic
-from tipsurf.engines.qe.inputs import OUTDIR, PREFIX, PW_INPUT, PW_OUTPUT, PW_STDERR
-from tipsurf.engines.qe.magnetization import moment_vanishing, scale_saved_magnetization
+from tipsurf.engines.qe.inputs import PW_INPUT, PW_OUTPUT, PW_STDERR
 from tipsurf.engines.qe.outcome import NOT_CONVERGED, OUT_OF_TIME, RunOutcome, read_outcome
 from tipsurf.engines.qe.negative_density import negative_density_drift
-from tipsurf.engines.qe.outputs import (
-    current_scf_errors_Ry, cycle_absolute_magnetizations, large_scf_correction_count, last_positions_card)
-from tipsurf.engines.qe.pw_input import PwInput, apply_actions, card_action, read_pw_input, set_action
+from tipsurf.engines.qe.outputs import current_scf_errors_Ry, large_scf_correction_count
+from tipsurf.engines.qe.pw_input import apply_actions, read_pw_input, set_action
+from tipsurf.engines.qe.recovery import DEFAULT_SCF_RECOVERY, apply_step, restart_actions, step_applies
 
 CALC_FILE = "tipsurf_calc.json"
 STATE_FILE = "tipsurf_handlers.json"
 
-#: pw.x defaults used when a key to be scaled is not in the input.
-PW_DEFAULTS = {"mixing_beta": 0.7, "electron_maxstep": 100, "mixing_ndim": 8, "degauss": 0.0}
-
-DEFAULT_SCF_RECOVERY: list[dict[str, Any]] = [
-    {"scale": {"mixing_beta": 0.5, "electron_maxstep": 1.5}, "at_least": {"electron_maxstep": 100}, "restart": True},
-    {"set": {"mixing_mode": "local-TF", "mixing_ndim": 12}, "scale": {"mixing_beta": 0.5}, "restart": True},
-    {"set": {"mixing_mode": "plain", "mixing_ndim": 12}, "scale": {"electron_maxstep": 2}, "restart": True},
-]
 DIAGONALIZATION_SEQUENCE = ["david", "cg", "ppcg"]
 
 _DIAG_ROUTINES = re.compile(r"^(c|r)diag|egterg|^ppcg|^paro|^cg_|^ccgdiagg|^rcgdiagg|^h_psi", re.I)
@@ -94,96 +75,6 @@ def _save_state(directory: Path, state: dict[str, Any]) -> None:
 def _calc_info(directory: Path) -> dict[str, Any]:
     path = directory / CALC_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _number(data: PwInput, key: str) -> float:
-    """Current numeric value of ``key`` (pw.x's default if the input does not set it)."""
-    value = data.get(key)
-    return float(value) if value is not None else PW_DEFAULTS.get(key, 0.0)
-
-
-def saved_density(directory: Path) -> Path | None:
-    """The charge-density file pw.x saved in this folder's outdir, if any."""
-    save = directory / OUTDIR / f"{PREFIX}.save"
-    for name in ("charge-density.dat", "charge-density.hdf5"):
-        if (save / name).is_file():
-            return save / name
-    return None
-
-
-def _restart_actions(directory: Path, data: PwInput, from_atoms: bool = False) -> list[dict[str, Any]]:
-    """Start again from the saved density (or afresh from atoms); a relaxation from the geometry it had reached.
-
-    Without the positions a restarted relaxation went back to its first geometry and repeated
-    every ionic step (seen on TiH2@O-top: 226 SCF iterations, then 295, thrown away).  From
-    atoms, the SCF leaves behind whatever the saved density (or pw.x's extrapolation from the
-    earlier ionic steps) had got stuck in.
-    """
-    if from_atoms:
-        actions = [set_action(data, "startingpot", "atomic"), set_action(data, "startingwfc", "atomic+random")]
-    elif saved_density(directory) is None:
-        return []
-    else:
-        actions = [set_action(data, "startingpot", "file")]
-    output = directory / PW_OUTPUT
-    if data.get("calculation") == "relax" and output.is_file():
-        card = last_positions_card(output.read_text(errors="replace"), int(data.get("nat", 0)))
-        if card is not None:
-            actions.append(card_action(data, "ATOMIC_POSITIONS", card))
-    return actions
-
-
-def plan_step(directory: str | Path, step: dict[str, Any], data: PwInput | None = None) -> list[dict[str, Any]]:
-    """The actions of one recovery step (scale, then set, then at_least, then restart) on ``data``.
-
-    ``data`` (read from ``directory`` if None) is changed as the step goes, so that ``at_least``
-    sees the scaled value; nothing is written.
-    """
-    path = Path(directory)
-    data = data if data is not None else read_pw_input(path)
-    actions = []
-    for key, factor in (step.get("scale") or {}).items():
-        value: Any = _number(data, key) * float(factor)
-        value = int(round(value)) if key in {"electron_maxstep", "mixing_ndim", "nbnd"} else round(value, 6)
-        actions.append(set_action(data, key, value))
-    for key, value in (step.get("set") or {}).items():
-        actions.append(set_action(data, key, value))
-    for key, floor in (step.get("at_least") or {}).items():
-        if _number(data, key) < float(floor):
-            actions.append(set_action(data, key, type(floor)(floor)))
-    if step.get("restart"):
-        restart = _restart_actions(path, data, from_atoms=step["restart"] == "atoms")
-        actions.extend(restart)
-        density = saved_density(path)
-        if restart and step.get("scale_magnetization") is not None and density is not None:
-            actions.append({"file": str(density.relative_to(path)), "scale_magnetization": float(step["scale_magnetization"])})
-    return actions
-
-
-def apply_step(directory: str | Path, step: dict[str, Any]) -> list[dict[str, Any]]:
-    """Apply one recovery step (set / scale / restart / scale_magnetization); the actions.
-
-    ``pw.in`` is rendered from the changed data; a ``scale_magnetization`` action rewrites the
-    saved density and records the cell's moment before and after.
-    """
-    actions = plan_step(directory, step)
-    apply_actions(directory, actions)
-    for action in actions:
-        if "scale_magnetization" in action:
-            action.update(scale_saved_magnetization(Path(directory) / action["file"], action["scale_magnetization"]))
-    return actions
-
-
-def step_applies(directory: str | Path, step: dict[str, Any]) -> bool:
-    """Whether a recovery step's ``only_if`` condition holds for the run in ``directory`` (no condition: True)."""
-    condition = step.get("only_if")
-    if condition is None:
-        return True
-    if condition != "moment_vanishing":
-        raise ValueError(f"unknown recovery condition only_if: {condition!r}; the one known is 'moment_vanishing'")
-    output = Path(directory) / PW_OUTPUT
-    text = output.read_text(errors="replace") if output.is_file() else ""
-    return moment_vanishing(cycle_absolute_magnetizations(text))
 
 
 class QEErrorHandler(ErrorHandler):
@@ -250,7 +141,7 @@ class DiagonalizationHandler(QEErrorHandler):
         later = self.sequence[self.sequence.index(current) + 1 :] if current in self.sequence else self.sequence[1:]
         if not later:
             return {"errors": [f"diagonalization failed ({self.error}) with every method in {self.sequence}"], "actions": None}
-        actions = [set_action(data, "diagonalization", later[0]), *_restart_actions(path, data)]
+        actions = [set_action(data, "diagonalization", later[0]), *restart_actions(path, data)]
         apply_actions(path, actions)
         return {"errors": [f"diagonalization failed: {self.error}"], "actions": actions}
 
@@ -381,7 +272,7 @@ class LooseScfRelaxationHandler(QEErrorHandler):
         if done >= self.max_tightenings or new >= old:
             return {"errors": [f"{error}; conv_thr already tightened {done} time(s): the relaxation does not settle "
                                "(check the forces and the geometry, or raise forc_conv_thr)"], "actions": None}
-        actions = [set_action(data, "conv_thr", float(f"{new:.3e}")), *_restart_actions(path, data)]
+        actions = [set_action(data, "conv_thr", float(f"{new:.3e}")), *restart_actions(path, data)]
         apply_actions(path, actions)
         state["conv_thr_tightenings"] = done + 1
         _save_state(path, state)
@@ -410,7 +301,7 @@ class WalltimeHandler(QEErrorHandler):
     def correct(self, directory: str = "./") -> dict[str, Any]:
         path = Path(directory)
         data = read_pw_input(path)
-        actions = _restart_actions(path, data)
+        actions = restart_actions(path, data)
         if not actions:
             return {"errors": ["max_seconds reached before any charge density was saved"], "actions": None}
         budget = _calc_info(path).get("walltime_s")
