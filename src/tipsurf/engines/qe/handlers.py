@@ -251,11 +251,12 @@ class LooseScfRelaxationHandler(QEErrorHandler):
     def check(self, directory: str = "./") -> bool:
         """True for a relaxation ``not converged`` after converged SCFs with pw.x's large-SCF-correction warning."""
         outcome = self._outcome(directory)
-        if outcome.outcome != NOT_CONVERGED or outcome.scf_not_converged or outcome.text is None:
+        if outcome.outcome != NOT_CONVERGED or outcome.scf_not_converged:  # not converged implies a text output
             return False
         if not (Path(directory) / PW_INPUT).is_file():
             return False
-        if str(read_pw_input(Path(directory)).get("calculation", "scf")) not in ("relax", "vc-relax"):
+        # relax only: restart_actions carries a relaxation's last positions over, not a vc-relax's cell
+        if str(read_pw_input(Path(directory)).get("calculation", "scf")) != "relax":
             return False
         self.warnings = large_scf_correction_count(self._output(directory))
         return self.warnings > 0
