@@ -11,11 +11,17 @@ and the scan's checks, so the sign and size of E_ex can be compared between sett
     python benchmarks/bench_demo_levers.py --workdir /tmp/lever-mv01 --distances 5.0,4.5 --set degauss_Ry=0.01
     python benchmarks/bench_demo_levers.py --workdir /tmp/lever-relax --distances 4.5 --relax tip,slab
     python benchmarks/bench_demo_levers.py --workdir /tmp/lever-mn --distances 6.5,5.0,4.0,3.0 --apex Mn
+    python benchmarks/bench_demo_levers.py --workdir /tmp/lever-fm --distances 4.5,3.5 --mn-order ferro
 
 ``--relax`` relaxes the isolated tip (apex and the atoms below it) and/or the slab (Mn and the
 top W layer) before the coupled points, as the reference protocol does (the demo skips it).
 ``--apex Mn`` puts a Mn apex on the Fe support (antiparallel to it, as in the study) and
 compares the sign with the study's Mn regime (E_ex > 0 far, < 0 below Delta d ~ -1.6 A).
+``--mn-order ferro`` starts the Mn layer ferromagnetic: with the c(2x2) AFM scan at the same d it
+separates the apex's coupling to the Mn atom under it (J0, plus the two parallel next-nearest,
+J2) from that to its four antiparallel nearest neighbours (J1):
+E_ex(AFM) + E_ex(FM) = -4 (J0 + 2 J2) and E_ex(FM) - E_ex(AFM) = -16 J1, with E = J s_tip s_Mn
+per pair.  There is no study regime for it (a diagnostic, not the ground state).
 
 Each setting needs its own ``--workdir`` (a campaign's points are reused when run again).
 """
@@ -52,6 +58,8 @@ def main() -> None:
                         help="relax these parts alone before the coupled points (the reference protocol's step)")
     parser.add_argument("--apex", choices=("Fe", "Mn"), default="Fe",
                         help="apex element on the demo's Fe support (Mn: antiparallel to it, as in the study)")
+    parser.add_argument("--mn-order", choices=("c2x2-afm", "ferro"), default="c2x2-afm",
+                        help="starting order of the Mn layer (ferro: the diagnostic reference above)")
     args = parser.parse_args()
     relax = {part for part in args.relax.split(",") if part}
     if relax - {"tip", "slab"}:
@@ -76,11 +84,14 @@ def main() -> None:
 
         junction = {**junction, "tip": {**junction["tip"], "apex": args.apex}}
         reference = REFERENCE[args.apex]
+    if args.mn_order != "c2x2-afm":
+        junction = {**junction, "surface": {**junction["surface"], "mn_order": args.mn_order}}
+        reference = None  # the ferromagnetic layer is a diagnostic: the study has no regime for it
     project = args.workdir.resolve()
     name = "levers"
     distances = [float(d) for d in args.distances.split(",")]
     print(f"pseudopotentials: {args.pseudos}; overrides {overrides}; distances {distances}; "
-          f"relaxed first: {', '.join(sorted(relax)) or 'nothing'}; apex {args.apex}", flush=True)
+          f"relaxed first: {', '.join(sorted(relax)) or 'nothing'}; apex {args.apex}; Mn {args.mn_order}", flush=True)
     report = add_distance_scan(
         junction["surface"], junction["tip"], junction["site"], distances, preset=model["preset"],
         preset_overrides=overrides or None, name=name, site_index=int(junction.get("site_index", 0)),

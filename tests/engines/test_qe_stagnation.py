@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tipsurf.engines.qe.handlers import STATE_FILE, ScfConvergenceHandler, ScfStagnationHandler, default_handlers
+from tipsurf.engines.qe.handlers import (
+    STATE_FILE, ScfConvergenceHandler, ScfStagnationHandler, StalledBfgsHandler, default_handlers,
+)
 from tipsurf.engines.qe.inputs import get_pw_parameter
 
 PW_IN = """&CONTROL
@@ -49,9 +51,9 @@ def test_stuck_scf_is_stopped_and_gets_the_next_recovery_step(tmp_path: Path) ->
     assert handler.correct(str(folder))["actions"] is None
 
 
-def test_default_handlers_include_the_monitor() -> None:
+def test_default_handlers_include_the_monitors() -> None:
     monitors = [h for h in default_handlers() if h.is_monitor]
-    assert [type(h) for h in monitors] == [ScfStagnationHandler]
+    assert [type(h) for h in monitors] == [ScfStagnationHandler, StalledBfgsHandler]
 
 
 def test_a_relaxation_is_judged_by_its_current_scf_cycle_only(tmp_path: Path) -> None:

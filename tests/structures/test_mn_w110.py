@@ -52,6 +52,27 @@ def test_c2x2_afm_rows() -> None:
     assert np.all(slab.get_initial_magnetic_moments()[w] == 0)
 
 
+def test_ferro_order_same_geometry_all_mn_positive() -> None:
+    afm = build_mn_w110(size=(2, 2))
+    fm = build_mn_w110(size=(2, 2), mn_order="ferro")
+    assert np.allclose(fm.positions, afm.positions) and fm.get_chemical_symbols() == afm.get_chemical_symbols()
+    mn = [k for k, s in enumerate(fm.get_chemical_symbols()) if s == "Mn"]
+    assert np.allclose(fm.get_initial_magnetic_moments()[mn], np.abs(afm.get_initial_magnetic_moments()[mn]))
+    assert fm.info["mn_order"] == "ferro" and afm.info["mn_order"] == "c2x2-afm"
+    assert fm.info["sites"] == afm.info["sites"]
+
+
+def test_ferro_order_travels_through_the_spec() -> None:
+    from tipsurf.structures.specs import MnW110Spec
+
+    spec = MnW110Spec(w_layers=1, size=(2, 1), one_sided=True, mn_order="ferro")
+    again = MnW110Spec.from_dict(spec.as_dict())
+    assert again == spec and again.label().endswith("-1s-fm")
+    assert MnW110Spec().label() == "mnw110-w5-1x1"  # the default order adds nothing to labels
+    with pytest.raises(InputError, match="Mn order 'afm'; choose one of: c2x2-afm, ferro"):
+        MnW110Spec(mn_order="afm")
+
+
 def test_sites_and_references() -> None:
     slab = build_mn_w110(size=(2, 2))
     m = slab.get_initial_magnetic_moments()
@@ -82,7 +103,8 @@ def test_constraints_free_mn_and_the_w_layer_under_it() -> None:
     assert set(thin.get_tags()[thin.constraints[0].get_indices()]) == {2}
 
 
-@pytest.mark.parametrize("kwargs", [{"w_layers": 0}, {"size": (0, 1)}, {"size": (2,)}, {"a_A": 0.0}, {"vacuum_A": -1.0}])
+@pytest.mark.parametrize("kwargs", [{"w_layers": 0}, {"size": (0, 1)}, {"size": (2,)}, {"a_A": 0.0}, {"vacuum_A": -1.0},
+                                    {"mn_order": "AFM"}])
 def test_bad_input(kwargs: dict) -> None:
     with pytest.raises(InputError):
         build_mn_w110(**kwargs)

@@ -73,14 +73,15 @@ def mn_w110_command(
     w_layers: str = typer.Option("5", "--w-layers", metavar="N", help="Number of W(110) layers."),
     size: str = typer.Option("1x1", "--size", metavar="NXxNY", help="Lateral repetitions of the a x a*sqrt(2) cell."),
     one_sided: bool = typer.Option(False, "--one-sided", help="Mn on the top side only."),
+    mn_order: str = typer.Option("c2x2-afm", "--mn-order", help="Mn starting order: c2x2-afm (ground state) or ferro (reference)."),
     a: str = typer.Option("3.17", "--a", metavar="A", help="W lattice constant (Angstrom)."),
     vacuum: str = typer.Option("10", "--vacuum", metavar="A", help="Vacuum on each side (Angstrom)."),
     output: Path = typer.Option(..., "-o", "--output", help=OUTPUT_HELP),
 ) -> None:
-    """Build a Mn/W(110) slab with c(2x2) antiferromagnetic Mn."""
+    """Build a Mn/W(110) slab with c(2x2) antiferromagnetic (or, on request, ferromagnetic) Mn."""
     spec = MnW110Spec(
         w_layers=parse_int("--w-layers", w_layers), size=parse_size(size), a_A=parse_float("--a", a),
-        one_sided=one_sided, vacuum_A=parse_float("--vacuum", vacuum),
+        one_sided=one_sided, vacuum_A=parse_float("--vacuum", vacuum), mn_order=mn_order,
     )
     _write(spec.build(), output)
 
@@ -139,6 +140,7 @@ def junction_command(
     w_layers: str = typer.Option("5", "--w-layers", metavar="N", help="W(110) layers."),
     size: str = typer.Option("3x2", "--size", metavar="NXxNY", help="Lateral size of the Mn/W(110) cell."),
     one_sided: bool = typer.Option(False, "--one-sided", help="Mn on the top side only."),
+    mn_order: str = typer.Option("c2x2-afm", "--mn-order", help="Mn starting order: c2x2-afm (ground state) or ferro (reference)."),
     site: str = typer.Option("top", "--site", help="top or hollow."),
     site_index: str = typer.Option("0", "--site-index", metavar="I", help="Which site of that kind."),
     distance: str = typer.Option(..., "--distance", metavar="D", help="Apex - surface Mn distance (Angstrom)."),
@@ -150,7 +152,8 @@ def junction_command(
     if surface != "mn-w110":
         raise InputError(f"unknown surface {surface!r} for a junction; choose one of: mn-w110")
     spec = JunctionSpec(
-        surface=MnW110Spec(w_layers=parse_int("--w-layers", w_layers), size=parse_size(size), one_sided=one_sided),
+        surface=MnW110Spec(w_layers=parse_int("--w-layers", w_layers), size=parse_size(size), one_sided=one_sided,
+                           mn_order=mn_order),
         tip=TipSpec(apex=tip, layers=parse_int("--tip-layers", tip_layers)),
         site=site,
         site_index=parse_int("--site-index", site_index),

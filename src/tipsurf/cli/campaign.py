@@ -62,6 +62,7 @@ def scan_command(
     w_layers: str = typer.Option("5", "--w-layers", metavar="N", help="W(110) layers."),
     size: str = typer.Option("3x2", "--size", metavar="NXxNY", help="Lateral size of the Mn/W(110) cell."),
     one_sided: bool = typer.Option(False, "--one-sided", help="Mn on the top side only."),
+    mn_order: str = typer.Option("c2x2-afm", "--mn-order", help="Mn starting order: c2x2-afm (ground state) or ferro (reference)."),
     slab_vacuum: str = typer.Option("10", "--slab-vacuum", metavar="A", help="Vacuum on each side of the slab."),
     site_index: str = typer.Option("0", "--site-index", metavar="I", help="Which site of that kind."),
     vacuum_above_tip: str = typer.Option("10", "--vacuum-above-tip", metavar="A", help="Vacuum above the tip (Angstrom)."),
@@ -77,7 +78,7 @@ def scan_command(
     if surface != "mn-w110":
         raise InputError(f"unknown surface '{surface}'; tipsurf scans support: mn-w110")
     surf = MnW110Spec(w_layers=parse_int("--w-layers", w_layers), size=parse_size(size), one_sided=one_sided,
-                      vacuum_A=parse_float("--slab-vacuum", slab_vacuum))
+                      vacuum_A=parse_float("--slab-vacuum", slab_vacuum), mn_order=mn_order)
     tip_spec = TipSpec(apex=tip, layers=parse_int("--tip-layers", tip_layers), base=tip_base)
     report = add_distance_scan(
         surf, tip_spec, site, distances, configs=_split(configs, "--configs"), preset=preset, name=name,

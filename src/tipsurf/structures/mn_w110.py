@@ -17,7 +17,10 @@ Collinear c(2x2) AFM: Mn rows along [001] (x) share a sign; neighbouring rows, a
 apart along [1-10] (y), alternate, giving the magnetic period a*sqrt(2) along y.  The row at
 y = 0 is positive.  Every Mn atom's 4 in-plane nearest neighbours are antiparallel to it.
 W starts at 0 muB.  The bottom Mn layer of a symmetric slab is the mirror image of the top one
-(same moments).
+(same moments).  ``mn_order='ferro'`` starts every Mn positive instead: not the ground state of
+Mn/W(110), but the reference that separates a tip's coupling to the Mn atom under it from its
+coupling to the four antiparallel nearest neighbours (on the top site of the c(2x2) AFM layer
+E_ex ~ -2(J0 - 4 J1 + 2 J2 ...), on the ferromagnetic one -2(J0 + 4 J1 + 2 J2 ...)).
 
 Sites (``info['sites']``)
 -------------------------
@@ -44,10 +47,12 @@ from ase import Atoms
 from ase.constraints import FixAtoms
 
 from tipsurf.errors import InputError
-from tipsurf.structures.checks import require_int, require_positive
+from tipsurf.structures.checks import require_choice, require_int, require_positive
 from tipsurf.structures.moments import default_moment
 
 SURFACE_NAME = "mn-w110"
+#: Starting magnetic orders of the Mn layer (the first is the default, the Mn/W(110) ground state).
+MN_ORDERS = ("c2x2-afm", "ferro")
 MAX_W_LAYERS = 15
 MAX_LATERAL = 12
 
@@ -65,8 +70,10 @@ def _layer_xy(nx: int, ny: int, a_A: float, shift_x_A: float) -> np.ndarray:
     return np.array(rows)
 
 
-def _row_sign(y_A: float, a_A: float) -> int:
-    """+1 for Mn rows at y = k*a*sqrt(2), -1 for the rows in between (c(2x2) AFM)."""
+def _row_sign(y_A: float, a_A: float, mn_order: str = MN_ORDERS[0]) -> int:
+    """+1 for Mn rows at y = k*a*sqrt(2), -1 for the rows in between (c(2x2) AFM); +1 if ferro."""
+    if mn_order == "ferro":
+        return 1
     row = int(round(y_A / (a_A * math.sqrt(2.0) / 2.0)))
     return 1 if row % 2 == 0 else -1
 
@@ -90,8 +97,9 @@ def build_mn_w110(
     one_sided: bool = False,
     vacuum_A: float = 10.0,
     mn_w_spacing_A: float | None = None,
+    mn_order: str = MN_ORDERS[0],
 ) -> Atoms:
-    """Build a Mn/W(110) slab with c(2x2) AFM Mn starting moments.
+    """Build a Mn/W(110) slab with c(2x2) AFM (or ferromagnetic) Mn starting moments.
 
     Parameters
     ----------
@@ -107,6 +115,9 @@ def build_mn_w110(
         Vacuum on each side of the slab (Angstrom).
     mn_w_spacing_A
         Mn-W interlayer distance; default the bulk W(110) spacing a/sqrt(2).
+    mn_order
+        ``'c2x2-afm'`` (default, the ground state) or ``'ferro'`` (every Mn positive; a
+        reference for separating the tip's couplings to the Mn atoms around it).
 
     Returns
     -------
@@ -119,6 +130,7 @@ def build_mn_w110(
     require_int("W layers", w_layers, 1, MAX_W_LAYERS)
     require_positive("W lattice constant a_A", a_A)
     require_positive("vacuum_A", vacuum_A)
+    require_choice("Mn order", mn_order, MN_ORDERS)
     spacing_w = a_A / math.sqrt(2.0)
     spacing_mn = spacing_w if mn_w_spacing_A is None else mn_w_spacing_A
     require_positive("Mn-W spacing mn_w_spacing_A", spacing_mn)
@@ -140,7 +152,7 @@ def build_mn_w110(
     atoms.set_cell([nx * a_A, ny * a_A * math.sqrt(2.0), z + 2.0 * vacuum_A])
     atoms.positions[:, 2] += vacuum_A
     moments = [
-        _row_sign(p[1], a_A) * default_moment("Mn") if s == "Mn" else default_moment(s)
+        _row_sign(p[1], a_A, mn_order) * default_moment("Mn") if s == "Mn" else default_moment(s)
         for s, p in zip(symbols, atoms.positions)
     ]
     atoms.set_initial_magnetic_moments(moments)
@@ -157,6 +169,7 @@ def build_mn_w110(
             "size": [nx, ny],
             "one_sided": bool(one_sided),
             "mn_w_spacing_A": float(spacing_mn),
+            "mn_order": mn_order,
             "surface_z_A": float(atoms.positions[mn_top[0], 2]),
             "mn_top_indices": mn_top,
             "sites": _sites(atoms, mn_top, a_A),

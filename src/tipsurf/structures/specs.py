@@ -25,7 +25,7 @@ from tipsurf.structures.adsorbates import ADSORBATE_SITES, ADSORBATE_SPECIES, MO
 from tipsurf.structures.checks import require_choice, require_int, require_positive
 from tipsurf.structures.junction import CONFIGS, MIN_VACUUM_ABOVE_TIP_A, build_junction
 from tipsurf.structures.mgo_ag100 import AG_O_INTERFACE_A, MGO_SPACING_A, build_mgo_ag100
-from tipsurf.structures.mn_w110 import build_mn_w110
+from tipsurf.structures.mn_w110 import MN_ORDERS, build_mn_w110
 from tipsurf.structures.tip import APEX_ELEMENTS, BASE_ELEMENTS, MAX_TIP_LAYERS, TIP_SHAPES, build_tip
 
 MN_W110_SITES: tuple[str, ...] = ("top", "hollow")
@@ -152,6 +152,7 @@ class MnW110Spec(_SpecBase):
     one_sided: bool = False
     vacuum_A: float = 10.0
     mn_w_spacing_A: float | None = None
+    mn_order: str = MN_ORDERS[0]
     kind: ClassVar[str] = "mn-w110"
 
     def __post_init__(self) -> None:
@@ -167,18 +168,22 @@ class MnW110Spec(_SpecBase):
         _as_float(self, "vacuum_A")
         if self.mn_w_spacing_A is not None:
             _as_float(self, "mn_w_spacing_A")
+        require_choice("Mn order", self.mn_order, MN_ORDERS)
 
     def build(self) -> Atoms:
         """Build the slab."""
-        atoms = build_mn_w110(self.w_layers, self.size, self.a_A, self.one_sided, self.vacuum_A, self.mn_w_spacing_A)
+        atoms = build_mn_w110(self.w_layers, self.size, self.a_A, self.one_sided, self.vacuum_A, self.mn_w_spacing_A,
+                              self.mn_order)
         atoms.info["spec"] = self.as_dict()
         return atoms
 
     def label(self) -> str:
-        """E.g. ``mnw110-w5-3x2`` (``-1s`` one-sided, ``-a``/``-v`` for non-default a, vacuum)."""
+        """E.g. ``mnw110-w5-3x2`` (``-1s`` one-sided, ``-fm`` ferro Mn, ``-a``/``-v`` non-default a, vacuum)."""
         text = f"mnw110-w{self.w_layers}-{self.size[0]}x{self.size[1]}"
         if self.one_sided:
             text += "-1s"
+        if self.mn_order == "ferro":
+            text += "-fm"
         return text + _tags(("a", self.a_A, 3.17), ("v", self.vacuum_A, 10.0), ("dmn", self.mn_w_spacing_A, None))
 
 

@@ -13,8 +13,9 @@ Which handler acts on which outcome: an error block (outcome ``crashed``) goes t
 :class:`UnrecoverableErrorHandler` otherwise; ``out of time`` to :class:`WalltimeHandler`;
 ``not converged`` because the last SCF was not to :class:`ScfConvergenceHandler`; a relaxation
 ``not converged`` after converged SCFs whose forces pw.x called SCF noise to
-:class:`LooseScfRelaxationHandler`.  The monitor
-:class:`ScfStagnationHandler` reads the SCF accuracy of the run still going.
+:class:`LooseScfRelaxationHandler`.  The monitors read the run still going:
+:class:`ScfStagnationHandler` its SCF accuracy, :class:`StalledBfgsHandler` its BFGS steps (it
+also takes a BFGS relaxation pw.x stopped, or that ran out of steps while stalled).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from tipsurf.atomic import write_json_atomic
 from tipsurf.engines.qe.inputs import PW_INPUT, PW_OUTPUT, PW_STDERR
 from tipsurf.engines.qe.outcome import NOT_CONVERGED, OUT_OF_TIME, RunOutcome, read_outcome
 from tipsurf.engines.qe.negative_density import negative_density_drift
-from tipsurf.engines.qe.outputs import current_scf_errors_Ry, large_scf_correction_count
+from tipsurf.engines.qe.outputs import (
+    BFGS_STOPPED, bfgs_stall_resets, current_scf_errors_Ry, ionic_verdict, large_scf_correction_count,
+)
 from tipsurf.engines.qe.pw_input import apply_actions, read_pw_input, set_action
 from tipsurf.engines.qe.recovery import DEFAULT_SCF_RECOVERY, apply_step, restart_actions, step_applies
 
@@ -256,9 +259,13 @@ class LooseScfRelaxationHandler(QEErrorHandler):
         if not (Path(directory) / PW_INPUT).is_file():
             return False
         # relax only: restart_actions carries a relaxation's last positions over, not a vc-relax's cell
-        if str(read_pw_input(Path(directory)).get("calculation", "scf")) != "relax":
+        data = read_pw_input(Path(directory))
+        if str(data.get("calculation", "scf")) != "relax":
             return False
-        self.warnings = large_scf_correction_count(self._output(directory))
+        text = self._output(directory)
+        if bfgs_stalled(text, data):  # StalledBfgsHandler's case: another optimiser, not a tighter SCF
+            return False
+        self.warnings = large_scf_correction_count(text)
         return self.warnings > 0
 
     def correct(self, directory: str = "./") -> dict[str, Any]:
@@ -278,6 +285,58 @@ class LooseScfRelaxationHandler(QEErrorHandler):
         state["conv_thr_tightenings"] = done + 1
         _save_state(path, state)
         return {"errors": [f"{error}; conv_thr -> {new:.1e} Ry, continuing from the last geometry"], "actions": actions}
+
+
+def bfgs_stalled(text: str, data: Any, min_resets: int = 3) -> bool:
+    """A BFGS relaxation (``data``: its pw.x input) that pw.x stopped, or that reset its history
+    ``min_resets`` times without accepting a step (:func:`~tipsurf.engines.qe.outputs.bfgs_stall_resets`)."""
+    if str(data.get("calculation", "scf")) != "relax" or str(data.get("ion_dynamics") or "bfgs").lower() != "bfgs":
+        return False
+    return any(stop in text for stop in BFGS_STOPPED) or bfgs_stall_resets(text) >= min_resets
+
+
+class StalledBfgsHandler(QEErrorHandler):
+    """Monitor: a BFGS relaxation going back and forth is continued with damped dynamics.
+
+    BFGS accepts a step only if the energy went down as its forces predicted.  When the energy
+    has a step the forces do not see -- pw.x 6.7's DFT-D3 term jumps by ~0.5 mRy for 0.0025 A
+    of Ti over MgO (benchmarks/README.md) -- it rejects the step, resets its history, steps
+    back and comes again, until ``nstep`` runs out (Ti@bridge: 27 SCF cycles, the last 11 at
+    the same BFGS step).  Damped dynamics (pw.x ``ion_dynamics='damp'``) follows the forces
+    and stops on them (a rise of the energy does not stop it), so it gets past such a step.
+    The check: ``min_resets`` resets of the BFGS history without an accepted step in between,
+    or a BFGS pw.x stopped ("history already reset at previous step: stopping"; pw.x 6.x then
+    prints "bfgs converged" all the same).  The correction, once per calculation: stop pw.x,
+    set ``ion_dynamics='damp'`` and go on from the last geometry and the saved density.  It
+    changes the optimiser, not the physics: the same forces and thresholds decide.
+    """
+
+    is_monitor = True
+    is_terminating = True
+
+    def __init__(self, min_resets: int = 3) -> None:
+        self.min_resets = int(min_resets)
+        self.resets = 0
+
+    def check(self, directory: str = "./") -> bool:
+        """True for a BFGS relaxation that stalled (see the class docstring); False once it runs damped."""
+        path = Path(directory)
+        if not (path / PW_INPUT).is_file() or not (path / PW_OUTPUT).is_file():
+            return False
+        text = self._output(directory)
+        if ionic_verdict(text):  # converged in the end: nothing to continue
+            return False
+        self.resets = bfgs_stall_resets(text)
+        return bfgs_stalled(text, read_pw_input(path), self.min_resets)
+
+    def correct(self, directory: str = "./") -> dict[str, Any]:
+        path = Path(directory)
+        data = read_pw_input(path)
+        actions = [set_action(data, "ion_dynamics", "damp"), *restart_actions(path, data)]
+        apply_actions(path, actions)
+        return {"errors": [f"BFGS stalled ({self.resets} history resets without an accepted step, or stopped by pw.x); "
+                           "continuing with damped dynamics (ion_dynamics='damp') from the last geometry"],
+                "actions": actions}
 
 
 class WalltimeHandler(QEErrorHandler):
@@ -341,4 +400,5 @@ def default_handlers(scf_recovery: list[dict[str, Any]] | None = None) -> list[E
         ScfConvergenceHandler(scf_recovery),
         LooseScfRelaxationHandler(),
         ScfStagnationHandler(scf_recovery),
+        StalledBfgsHandler(),
     ]

@@ -56,7 +56,8 @@ def classify_outcome(text: PwOutput | None, xml: PwXml | None = None) -> str:
         return CRASHED
     if text.max_time_exceeded:  # before the SCF verdict: a stop after a converged SCF skips the forces
         return OUT_OF_TIME
-    if xml.converged if xml is not None else text.converged:
+    # the text's ionic "not converged" wins over the XML's (pw.x 6.x records a BFGS it stopped as converged)
+    if (xml.converged and text.ionic_converged is not False) if xml is not None else text.converged:
         return CONVERGED
     if xml is not None or text.end_stamp or text.job_done or text.scf_verdict == "not achieved":
         return NOT_CONVERGED
@@ -71,11 +72,14 @@ def with_xml(text: PwOutput, xml: PwXml | None) -> PwOutput:
     """
     if xml is None:
         return text
-    converged = xml.converged and not text.errors and not text.max_time_exceeded
+    # the text's "not converged" wins: pw.x 6.x records a BFGS it stopped as converged
+    ionic = False if text.ionic_converged is False else (
+        xml.opt_converged if xml.opt_converged is not None else text.ionic_converged)
+    converged = xml.converged and ionic is not False and not text.errors and not text.max_time_exceeded
     return replace(
         text,
         converged=converged,
-        ionic_converged=xml.opt_converged if xml.opt_converged is not None else text.ionic_converged,
+        ionic_converged=ionic,
         energy_eV=xml.energy_eV if converged else None,
         fermi_eV=xml.fermi_eV,
         fermi_up_dw_eV=xml.fermi_up_dw_eV,

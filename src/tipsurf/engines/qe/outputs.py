@@ -171,11 +171,7 @@ def parse_pw_text(text: str, *, strict: bool = True) -> PwOutput:
         raise OutputError("pw.x output is truncated (no convergence verdict and no JOB DONE); the run crashed or is still running")
     last = _last_scf_section(text)
     final_conv = bool(conv) and (not notconv or notconv[-1].start() < conv[-1].start())
-    relax = "Geometry Optimization" in text or "BFGS" in text and "number of scf cycles" in text
-    ionic_converged = None
-    if relax:
-        ionic_converged = "bfgs converged" in text or "End of BFGS Geometry Optimization" in text
-        ionic_converged = ionic_converged and "The maximum number of steps has been reached" not in text
+    ionic_converged = ionic_verdict(text)
     iterations = [int(m.group(1)) for m in _ITERATION.finditer(last)]
     if final_conv:
         n_scf = int(conv[-1].group(1))
@@ -219,6 +215,49 @@ def parse_pw_text(text: str, *, strict: bool = True) -> PwOutput:
         end_stamp=clock_stamp(*ended[-1]) if ended else None,
         scf_verdict=None if not (conv or notconv) else ("achieved" if final_conv else "not achieved"),
     )
+
+
+#: pw.x's ionic verdicts.  pw.x 6.x stops a BFGS whose trust radius fell below its minimum twice
+#: with this message and then prints "bfgs converged" all the same (7.x prints "bfgs failed").
+BFGS_STOPPED = ("history already reset at previous step: stopping", "bfgs failed after")
+BFGS_RESET = "resetting bfgs history"
+_DAMP_CONVERGED = "Damped Dynamics: convergence achieved in"
+_MAX_STEPS = "The maximum number of steps has been reached"
+
+
+def ionic_verdict(text: str) -> bool | None:
+    """Did the ionic minimisation of a pw.x output converge (None: not a relaxation)?
+
+    BFGS: ``bfgs converged`` (or the end of the optimisation) and neither a BFGS stop
+    (:data:`BFGS_STOPPED`, which pw.x 6.x follows with "bfgs converged") nor the maximum number
+    of steps.  Damped dynamics (``ion_dynamics='damp'``): its convergence line.
+    """
+    if "Damped Dynamics Calculation" in text:
+        return _DAMP_CONVERGED in text and _MAX_STEPS not in text
+    if not ("Geometry Optimization" in text or "BFGS" in text and "number of scf cycles" in text):
+        return None
+    if any(stop in text for stop in BFGS_STOPPED) or _MAX_STEPS in text:
+        return False
+    return "bfgs converged" in text or "End of BFGS Geometry Optimization" in text
+
+
+def bfgs_stall_resets(text: str) -> int:
+    """How many times BFGS reset its history since it last accepted a step (0: not stalled).
+
+    pw.x prints ``number of bfgs steps = N`` after every SCF cycle of a BFGS relaxation and
+    :data:`BFGS_RESET` when it throws its Hessian away after a rejected step.  Resets while N
+    stays the same mean BFGS is going back and forth between energies that disagree with its
+    forces (an SCF too loose, or an energy with a step in it such as pw.x 6.7's DFT-D3 term).
+    """
+    counts = [(m.start(), int(m.group(1))) for m in re.finditer(r"number of bfgs steps\s*=\s*(\d+)", text)]
+    if not counts:
+        return 0
+    since = counts[-1][0]
+    for pos, n in reversed(counts):  # back to the first cycle of the current step count
+        if n != counts[-1][1]:
+            break
+        since = pos
+    return text.count(BFGS_RESET, since)
 
 
 _POSITIONS_CARD = re.compile(r"^ATOMIC_POSITIONS\s*\((\w+)\)\s*$", re.M)

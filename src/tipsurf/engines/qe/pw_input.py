@@ -47,7 +47,7 @@ KEY_NAMELIST = {
     "electron_maxstep": "electrons", "conv_thr": "electrons", "diagonalization": "electrons",
     "startingpot": "electrons", "startingwfc": "electrons", "diago_david_ndim": "electrons",
     "degauss": "system", "smearing": "system", "nbnd": "system", "tot_magnetization": "system",
-    "max_seconds": "control", "restart_mode": "control",
+    "max_seconds": "control", "restart_mode": "control", "ion_dynamics": "ions",
 }
 
 
