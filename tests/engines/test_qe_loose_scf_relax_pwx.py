@@ -11,28 +11,20 @@ and energy of a relaxation run tight from the start.
 from __future__ import annotations
 
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from ase import Atoms
 
-from tipsurf.engines.presets import load_preset, merge_preset
-from tipsurf.engines.qe import QEEngine
+from h2_relax import H2_BOX_A, h2_relax_preset, run_h2_relaxations
 from tipsurf.engines.qe.outputs import LARGE_SCF_CORRECTION, last_positions_card
 from tipsurf.engines.qe.pw_input import read_pw_input
 
 pytestmark = pytest.mark.pwx
 
-H2_BOX_A = 6.0
-
 
 def _h2_preset(conv_thr_Ry: float, nstep: int) -> dict:
-    return merge_preset(load_preset("fast"), {
-        "kpoints": {"mesh": [1, 1, 1]}, "spin_polarized": False, "dipole_correction": False, "smearing": None,
-        "ecutwfc_Ry": 25, "ecutrho_Ry": 200, "conv_thr_Ry": conv_thr_Ry, "conv_thr_Ry_per_atom": None,
-        "extra": {"control": {"nstep": nstep, "forc_conv_thr": 1e-4, "etot_conv_thr": 1e-6}}})
+    return h2_relax_preset(conv_thr_Ry, {"nstep": nstep, "forc_conv_thr": 1e-4, "etot_conv_thr": 1e-6})
 
 
 def _bond_A(card: str) -> float:
@@ -42,18 +34,9 @@ def _bond_A(card: str) -> float:
 
 @pytest.fixture(scope="module")
 def runs(pseudo_provider, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    if shutil.which("pw.x") is None:
-        pytest.skip("needs pw.x on PATH (install Debian quantum-espresso: bash scripts/install.sh)")
-    pseudos = pseudo_provider.usable(tmp_path_factory.mktemp("loose-cache"))
-    cfg = pseudos.config()
-    root = tmp_path_factory.mktemp("loose-relax")
-    atoms = Atoms("H2", positions=[[3, 3, 2.6], [3, 3, 3.4]], cell=[H2_BOX_A] * 3, pbc=True)
-    engine = QEEngine()
-    engine.write_inputs(atoms, _h2_preset(1e-3, 4), root / "loose", config=cfg, calculation="relax")
-    engine.write_inputs(atoms, _h2_preset(1e-8, 30), root / "tight", config=cfg, calculation="relax")
-    with ThreadPoolExecutor(2) as pool:
-        loose, tight = pool.map(lambda d: engine.run(d, config=cfg), [root / "loose", root / "tight"])
-    return {"loose": loose, "tight": tight, "root": root}
+    root, results = run_h2_relaxations(pseudo_provider, tmp_path_factory, "loose-relax",
+                                       {"loose": _h2_preset(1e-3, 4), "tight": _h2_preset(1e-8, 30)})
+    return {**results, "root": root}
 
 
 def test_the_noisy_relaxation_was_continued_with_a_tighter_conv_thr(runs: dict) -> None:

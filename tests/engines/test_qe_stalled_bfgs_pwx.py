@@ -14,53 +14,34 @@ with the false "bfgs converged", and tipsurf's outcome of it is "not converged" 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
-from ase import Atoms
 
-from tipsurf.engines.presets import load_preset, merge_preset
-from tipsurf.engines.qe import QEEngine
+from h2_relax import H2_BOX_A, h2_relax_preset, run_h2_relaxations
 from tipsurf.engines.qe.outcome import NOT_CONVERGED, read_outcome, with_xml
 from tipsurf.engines.qe.outputs import BFGS_STOPPED, ionic_verdict, last_positions_card
 from tipsurf.engines.qe.pw_input import read_pw_input
 
 pytestmark = pytest.mark.pwx
 
-H2_BOX_A = 6.0
 FORC_CONV_THR_RY_PER_BOHR = 1e-4
-
-
-def _h2_preset(ions: dict) -> dict:
-    return merge_preset(load_preset("fast"), {
-        "kpoints": {"mesh": [1, 1, 1]}, "spin_polarized": False, "dipole_correction": False, "smearing": None,
-        "ecutwfc_Ry": 25, "ecutrho_Ry": 200, "conv_thr_Ry": 1e-7, "conv_thr_Ry_per_atom": None,
-        "extra": {"control": {"nstep": 30, "forc_conv_thr": FORC_CONV_THR_RY_PER_BOHR, "etot_conv_thr": 1e-6},
-                  "ions": {"upscale": 1.0, **ions}}})
+CONTROL = {"nstep": 30, "forc_conv_thr": FORC_CONV_THR_RY_PER_BOHR, "etot_conv_thr": 1e-6}
+#: trust_radius_min 0.1 bohr: BFGS falls below it twice and pw.x gives up
+GIVES_UP = h2_relax_preset(1e-7, CONTROL, {"upscale": 1.0, "trust_radius_min": 0.1})
 
 
 @pytest.fixture(scope="module")
 def runs(pseudo_provider, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    if shutil.which("pw.x") is None:
-        pytest.skip("needs pw.x on PATH (install Debian quantum-espresso: bash scripts/install.sh)")
-    pseudos = pseudo_provider.usable(tmp_path_factory.mktemp("stalled-cache"))
-    cfg = pseudos.config()
-    root = tmp_path_factory.mktemp("stalled-bfgs")
-    atoms = Atoms("H2", positions=[[3, 3, 2.6], [3, 3, 3.4]], cell=[H2_BOX_A] * 3, pbc=True)
-    engine = QEEngine()
-    engine.write_inputs(atoms, _h2_preset({"trust_radius_min": 0.1}), root / "stopped", config=cfg, calculation="relax")
-    engine.write_inputs(atoms, _h2_preset({}), root / "reference", config=cfg, calculation="relax")
-    engine.write_inputs(atoms, _h2_preset({"trust_radius_min": 0.1}), root / "alone", config=cfg, calculation="relax")
-    with ThreadPoolExecutor(2) as pool:
-        stopped, reference = pool.map(lambda d: engine.run(d, config=cfg), [root / "stopped", root / "reference"])
-    with open(root / "alone" / "pw.out", "w") as out:  # pw.x by itself, to its own end
-        subprocess.run(["pw.x", "-in", "pw.in"], cwd=root / "alone", stdout=out, stderr=subprocess.STDOUT, check=True,
+    root, results = run_h2_relaxations(pseudo_provider, tmp_path_factory, "stalled-bfgs", {
+        "stopped": GIVES_UP, "reference": h2_relax_preset(1e-7, CONTROL, {"upscale": 1.0}), "alone": GIVES_UP},
+        write_only=("alone",))
+    alone = root / "alone"
+    with open(alone / "pw.out", "w") as out:  # pw.x by itself (no handlers), to its own end
+        subprocess.run(["pw.x", "-in", "pw.in"], cwd=alone, stdout=out, stderr=subprocess.STDOUT, check=True,
                        env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
-    return {"stopped": stopped, "reference": reference, "root": root}
+    return {**results, "root": root}
 
 
 def _total_forces(text: str) -> list[float]:
