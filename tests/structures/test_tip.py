@@ -62,3 +62,21 @@ def test_moments_ferro_base_and_mn_apex_antiparallel() -> None:
 def test_bad_input(kwargs: dict) -> None:
     with pytest.raises(InputError):
         build_tip(**kwargs)
+
+
+def test_a_layer_tip_alone_keeps_its_layers_periodic_in_the_surface_cell() -> None:
+    """Relaxed alone (the reference protocol's pre-step), a bcc110 tip must be what it is in the
+    junction: its support layer periodic in the surface cell, not cut into a cluster."""
+    from ase.neighborlist import neighbor_list
+
+    from tipsurf.structures.mn_w110 import build_mn_w110
+
+    tip = build_tip(apex="Fe", layers=2, base="Fe", a_A=3.17, shape="bcc110", layer_spacing_A=2.0, cell_size=(2, 1))
+    slab = build_mn_w110(w_layers=1, size=(2, 1), one_sided=True)
+    assert np.allclose(tip.cell.lengths()[:2], slab.cell.lengths()[:2])
+    i, d = neighbor_list("id", tip, 3.1)
+    apex_neighbours_A = np.sort(d[i == 0])
+    # the apex in its bcc site under the support: 2 atoms at sqrt(1.585^2 + 2^2), 2 at sqrt(2.24^2 + 2^2)
+    assert np.allclose(apex_neighbours_A, [2.552, 2.552, 3.003, 3.003], atol=2e-3)
+    span_z = tip.positions[:, 2].max() - tip.positions[:, 2].min()
+    assert tip.cell.lengths()[2] == pytest.approx(span_z + 2 * 6.0)  # vacuum below and above only

@@ -93,8 +93,9 @@ def build_tip(
         bcc lattice constant = in-plane spacing (Angstrom); pyramid layers are ``a_A / 2``
         apart.  For ``bcc110`` it must be the lattice constant of the surface it fits.
     vacuum_A
-        Vacuum on every side of the isolated tip in its periodic orthorhombic box
-        (2 * vacuum_A between periodic images, as a plane-wave code needs).
+        Vacuum on every side of the isolated pyramid in its periodic orthorhombic box
+        (2 * vacuum_A between periodic images, as a plane-wave code needs); a ``bcc110`` tip
+        keeps its layers periodic in the surface cell and has the vacuum below and above only.
     shape
         ``pyramid`` (bcc(001)) or ``bcc110`` (layers of the rectangular c(2x2) cell).
     layer_spacing_A
@@ -137,7 +138,10 @@ def build_tip(
     fixed = [int(i) for i in np.flatnonzero(layer_of >= fixed_from)]
     if fixed:
         atoms.set_constraint(FixAtoms(indices=fixed))
-    _box(atoms, vacuum_A)
+    if shape == "pyramid":
+        _box(atoms, vacuum_A)
+    else:  # the layers fill the surface cell: periodic in-plane, vacuum along z only
+        _layer_box(atoms, (nx * a_A, ny * a_A * np.sqrt(2.0)), vacuum_A)
     atoms.info.update(
         {
             "kind": "tip",
@@ -184,6 +188,18 @@ def _box(atoms: Atoms, vacuum_A: float) -> None:
     atoms.set_cell(np.diag(span + 2.0 * vacuum_A))
     shift = vacuum_A - atoms.positions.min(axis=0)
     atoms.positions += shift
+
+
+def _layer_box(atoms: Atoms, lateral_A: tuple[float, float], vacuum_A: float) -> None:
+    """Put a layer tip in its lateral cell (periodic in-plane) with ``vacuum_A`` below and above it.
+
+    Alone, a bcc110 tip is what it is in the junction: its support layers are periodic in the
+    surface's cell.  A box with vacuum on every side would cut them into a cluster whose apex
+    has lost half of its neighbours (and would need a box twice as wide).
+    """
+    z_min, z_max = atoms.positions[:, 2].min(), atoms.positions[:, 2].max()
+    atoms.set_cell([lateral_A[0], lateral_A[1], z_max - z_min + 2.0 * vacuum_A])
+    atoms.positions[:, 2] += vacuum_A - z_min
 
 
 def apex_position(atoms: Atoms) -> np.ndarray:
