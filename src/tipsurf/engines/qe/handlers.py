@@ -316,7 +316,6 @@ class StalledBfgsHandler(QEErrorHandler):
 
     def __init__(self, min_resets: int = 3) -> None:
         self.min_resets = int(min_resets)
-        self.resets = 0
 
     def check(self, directory: str = "./") -> bool:
         """True for a BFGS relaxation that stalled (see the class docstring); False once it runs damped."""
@@ -326,15 +325,15 @@ class StalledBfgsHandler(QEErrorHandler):
         text = self._output(directory)
         if ionic_verdict(text):  # converged in the end: nothing to continue
             return False
-        self.resets = bfgs_stall_resets(text)
         return bfgs_stalled(text, read_pw_input(path), self.min_resets)
 
     def correct(self, directory: str = "./") -> dict[str, Any]:
         path = Path(directory)
+        resets = bfgs_stall_resets(self._output(directory))  # read again here, not at every poll of check
         data = read_pw_input(path)
         actions = [set_action(data, "ion_dynamics", "damp"), *restart_actions(path, data)]
         apply_actions(path, actions)
-        return {"errors": [f"BFGS stalled ({self.resets} history resets without an accepted step, or stopped by pw.x); "
+        return {"errors": [f"BFGS stalled ({resets} history resets without an accepted step, or stopped by pw.x); "
                            "continuing with damped dynamics (ion_dynamics='damp') from the last geometry"],
                 "actions": actions}
 
